@@ -1,0 +1,55 @@
+"""Run every chapter notebook top to bottom in a fresh kernel, offline.
+
+Executed copies go to ``build/executed/`` (the slide and handout exports
+reuse them) and the wall time of each run to ``build/notebook_times.json``.
+The 120 s budget per chapter is reported there, not asserted: timings
+belong to benchmarks, and CI machines vary.
+"""
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BUILD = ROOT / "build"
+
+
+def _text_outputs(nb):
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            yield cell, out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    env_before = dict(os.environ)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}},
+                            store_widget_state=True)
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    seconds = time.perf_counter() - start
+    (BUILD / "executed").mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, BUILD / "executed" / path.name)
+    times_file = BUILD / "notebook_times.json"
+    times = json.loads(times_file.read_text()) if times_file.exists() else {}
+    times[path.stem] = round(seconds, 1)
+    times_file.write_text(json.dumps(times, indent=1, sort_keys=True))
+    print(f"{path.stem}: {seconds:.1f} s")
+    for cell, out in _text_outputs(nb):
+        assert out.get("output_type") != "error", f"{path.name}: error output {out.get('ename')}"
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            pytest.fail(f"{path.name}: stderr output (a warning?): {out.get('text')[:500]}")
+        text = out.get("text", "") or out.get("data", {}).get("text/plain", "")
+        assert "Warning" not in text, f"{path.name}: warning in output: {text[:300]}"

@@ -1,0 +1,59 @@
+"""Views of what the models compute: attention maps and positional encodings.
+
+Three kinds of view, all taking tensors and token strings, never models:
+
+* ``static``: matplotlib figures for notebooks and print
+  (``attention_heatmap``, ``attention_grid``, ``positional_encoding_heatmap``).
+* ``interactive``: plotly twins with their own sliders that keep working in
+  exported HTML with no kernel (``attention_plotly``,
+  ``positional_encoding_plotly``) and ``tokens_html`` for token boundaries.
+* ``widgets``: live ipywidgets driven by a model (``AttentionExplorer``,
+  ``PositionalEncodingExplorer``, ``NextTokenExplorer``).
+
+Only the matplotlib views load with the package; the plotly and widget
+names are resolved on first use (a module-level ``__getattr__``), so
+``import lesson_lib.viz`` needs torch and matplotlib alone.
+
+Left out: saving files and showing windows; every function returns a
+figure (or widget) and the caller decides what to do with it.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from .static import attention_grid, attention_heatmap, positional_encoding_heatmap
+
+# name -> submodule that defines it, imported when the name is first asked for
+_LAZY = {
+    "attention_plotly": "interactive",
+    "positional_encoding_plotly": "interactive",
+    "tokens_html": "interactive",
+    "AttentionExplorer": "widgets",
+    "PositionalEncodingExplorer": "widgets",
+    "NextTokenExplorer": "widgets",
+}
+
+# ``from lesson_lib.viz import *`` lists only names whose submodule is present
+__all__ = ["attention_heatmap", "attention_grid", "positional_encoding_heatmap"] + [
+    name for name, mod in _LAZY.items() if importlib.util.find_spec(f"{__name__}.{mod}")]
+
+
+def __getattr__(name: str):
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    full = f"{__name__}.{module_name}"
+    try:
+        module = importlib.import_module(full)
+    except ModuleNotFoundError as err:
+        if err.name != full:  # a missing dependency (plotly, ipywidgets): say so
+            raise
+        raise AttributeError(f"{name} lives in {full}, which is not available") from None
+    value = getattr(module, name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -11,11 +11,12 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
+WEB_STAMP := tools/web/node_modules/.installed
 PYTEST := $(BIN)/python -m pytest
 # Tests run with no network (tools/offline.sh), as a classroom laptop might.
 OFFLINE := tools/offline.sh
 
-.PHONY: install lab test unit notebooks browser slides html visualize bench clean check-notebooks
+.PHONY: install lab test unit notebooks browser slides html pdf visualize bench clean strip
 
 install: $(STAMP)
 
@@ -26,16 +27,44 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev,browser]"
 	@touch $(STAMP)
 
-lab: install
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+# Jupyter refuses root unless told; containers often run as root.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: unit notebooks
+lab: install
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(AS_ROOT)
+
+# The visualizer as a dashboard (voila), on 127.0.0.1 with a generated token.
+visualize: install
+	$(BIN)/voila notebooks/12_visualizer.ipynb --Voila.ip=127.0.0.1 --token
+
+# Offline reveal.js decks (build/slides) and handouts (build/html, build/pdf).
+slides: install $(WEB_STAMP)
+	$(BIN)/python tools/export.py slides
+
+html: install $(WEB_STAMP)
+	$(BIN)/python tools/export.py html
+
+pdf: install $(WEB_STAMP)
+	$(BIN)/python tools/export.py pdf
+
+test: unit notebooks browser
 
 unit: install
 	$(OFFLINE) $(PYTEST) tests -q --ignore=tests/browser --ignore=tests/test_notebooks.py
 
 notebooks: install
 	$(OFFLINE) $(PYTEST) tests/test_notebooks.py -q
+
+# reveal.js, MathJax, require.js, jQuery and the widget manager, from the npm registry.
+$(WEB_STAMP): tools/web/package-lock.json
+	cd tools/web && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $(WEB_STAMP)
+
+browser: install $(WEB_STAMP)
+	$(OFFLINE) $(PYTEST) tests/browser -q
+
+strip:
+	$(BIN)/python tools/nbhygiene.py --fix
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -1,0 +1,166 @@
+"""The live notebooks in real JupyterLab, and the visualizer dashboard in voila.
+
+Each server binds 127.0.0.1 on a free port with a token, is driven by
+Chromium, and is stopped by its PID at the end.
+"""
+import os
+import re
+import secrets
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, free_port, which
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def _serve(cmd, port, token, tmp_path):
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), PYTHONHASHSEED="0")
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    _stop(proc)
+    pytest.fail(f"server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}")
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and the kernels it started
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [which("jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+           f"--ServerApp.root_dir={NOTEBOOKS}", "--LabApp.news_url=None"]
+    if os.geteuid() == 0:  # CI containers run as root
+        cmd.append("--allow-root")
+    proc = _serve(cmd, port, token, tmp_path)
+    yield f"http://127.0.0.1:{port}", token
+    _stop(proc)
+    assert proc.poll() is not None, "the JupyterLab server is still running"
+
+
+def _run_all_and_wait(page, timeout_s=300):
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    deadline = time.time() + timeout_s
+    page.wait_for_timeout(2000)
+    while time.time() < deadline:
+        busy = page.evaluate("""() => [...document.querySelectorAll('.jp-InputArea-prompt')]
+            .some(p => p.textContent.includes('*'))""")
+        if not busy:
+            return
+        page.wait_for_timeout(1000)
+    pytest.fail("the notebook did not finish running in time")
+
+
+def _no_errors(page, name):
+    errors = page.evaluate("""() => [...document.querySelectorAll(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+        .map(e => e.textContent.slice(0, 300))""")
+    assert not errors, f"{name}: error or stderr output in JupyterLab: {errors[:3]}"
+
+
+def _open_notebook(page, base, token, name):
+    page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function("""() => document.querySelector('.jp-Notebook-ExecutionIndicator,'
+        + ' .jp-KernelStatus') !== null || document.body.innerText.includes('Idle')""",
+                           timeout=60_000)
+    page.wait_for_timeout(2000)
+
+
+@pytest.mark.parametrize("chapter", ["01_attention.ipynb", "03_positional_encoding.ipynb"])
+def test_chapter_runs_in_jupyterlab(browser, lab, chapter, shots):
+    if not (NOTEBOOKS / chapter).exists():
+        pytest.skip(f"{chapter} is not written yet")
+    base, token = lab
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    _open_notebook(page, base, token, chapter)
+    _run_all_and_wait(page)
+    _no_errors(page, chapter)
+    images = page.locator(".jp-OutputArea-output img").count()
+    plots = page.locator(".jp-OutputArea-output .plotly-graph-div").count()
+    assert images + plots > 0, f"{chapter}: no attention map or plot rendered"
+    if chapter.startswith("03"):
+        _drive_positional_explorer(page)
+    page.screenshot(path=str(shots / f"lab-{chapter.replace('.ipynb', '')}.png"))
+    context.close()
+
+
+def _figure_signature(widget):
+    return widget.evaluate("""w => [...w.querySelectorAll('.js-plotly-plot')].map(gd =>
+        JSON.stringify([gd.layout && gd.layout.title, (gd.data || []).map(t =>
+        t.z ? t.z.length + ':' + JSON.stringify(t.z[t.z.length - 1]).slice(0, 80) : t.y
+        ? JSON.stringify(t.y).slice(0, 80) : '')])).join('|')""")
+
+
+def _drive_positional_explorer(page):
+    """The PositionalEncodingExplorer renders and a slider changes its plot."""
+    widget = page.locator(".jp-OutputArea-output .widget-box:has(.widget-slider)"
+                          ":has(.js-plotly-plot)").last
+    widget.wait_for(timeout=60_000)
+    widget.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    before = _figure_signature(widget)
+    handle = widget.locator(".widget-slider .noUi-handle, .widget-slider [role=slider]").first
+    handle.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_timeout(3000)
+    after = _figure_signature(widget)
+    assert before and after != before, "moving the slider did not change the explorer's plot"
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    nb = NOTEBOOKS / "12_visualizer.ipynb"
+    if not nb.exists():
+        pytest.skip("12_visualizer.ipynb is not written yet")
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [which("voila"), str(nb), "--Voila.ip=127.0.0.1", f"--port={port}",
+           f"--token={token}", "--no-browser"]
+    proc = _serve(cmd, port, token, tmp_path)
+    yield f"http://127.0.0.1:{port}/?token={token}"
+    _stop(proc)
+
+
+def test_visualizer_dashboard_in_voila(page, dashboard, shots):
+    page.goto(dashboard, wait_until="domcontentloaded")
+    page.wait_for_selector(".jupyter-widgets .js-plotly-plot", timeout=180_000)
+    page.wait_for_timeout(3000)
+    widget = page.locator(".widget-box:has(.widget-slider):has(.js-plotly-plot)").first
+    widget.scroll_into_view_if_needed()
+    before = _figure_signature(widget)
+    handle = widget.locator(".widget-slider .noUi-handle, .widget-slider [role=slider]").first
+    handle.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_timeout(3000)
+    assert _figure_signature(widget) != before, "driving a widget did not change its plot"
+    page.screenshot(path=str(shots / "visualizer-dashboard.png"), full_page=True)
+    # voila's default template asks a CDN for an icon font; nothing else may go out.
+    problems = [p for p in page.problems if not re.search(r"fontawesome|\.woff2?|\.ttf", p)]
+    assert not [p for p in problems if "page error" in p], problems

@@ -51,6 +51,11 @@ class Transformer(nn.Module):
                 "share_embeddings=True needs one shared vocabulary, got "
                 f"src_vocab_size={src_vocab_size} and tgt_vocab_size={tgt_vocab_size}"
             )
+        # The constructor arguments, so a checkpoint can rebuild this model.
+        self.init_args = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
+                              d_model=d_model, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff,
+                              dropout=dropout, max_len=max_len, share_embeddings=share_embeddings,
+                              norm_first=norm_first, activation=activation)
         self.d_model, self.max_len = d_model, max_len
         self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
         self.src_embed = nn.Embedding(src_vocab_size, d_model)

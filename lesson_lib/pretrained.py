@@ -1,0 +1,285 @@
+"""Shipped checkpoints: safe saving, loading and rebuilding.
+
+A checkpoint is two files side by side::
+
+    assets/checkpoints/NAME.safetensors   the weights (safetensors: no code runs on load)
+    assets/checkpoints/NAME.json          model kind, config, tokenizer, how it was made
+
+``load(name_or_path) -> (model, tokenizer)`` accepts a shipped name
+(``list_checkpoints()``) or a path to either file. Pickle-based formats
+(``.pt``, ``.pth``, ``.pkl``, ``.ckpt``, ``.bin``) are refused *before*
+anything is read: unpickling runs arbitrary code. A truncated or corrupted
+file, a JSON config that does not match the weights, or a missing sidecar
+each raise a ``ValueError`` or ``FileNotFoundError`` that says which file
+is wrong and what was expected.
+
+Every shipped checkpoint is rebuilt by its recipe::
+
+    python -m lesson_lib.pretrained build shakespeare-char
+    python -m lesson_lib.pretrained list
+
+Recipes live in ``lesson_lib.recipes``; this module only registers them.
+Left out: sharded checkpoints and downloading from a hub (nothing here
+touches the network).
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+__all__ = ["CHECKPOINT_DIR", "list_checkpoints", "load", "save", "load_weights",
+           "save_train_state", "load_train_state", "build"]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
+PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
+FORMAT = "lesson_lib.checkpoint"
+
+
+# ------------------------------------------------------------------ paths and validation
+
+def list_checkpoints() -> list[str]:
+    """Names of the checkpoints shipped in ``assets/checkpoints``."""
+    return sorted(p.stem for p in CHECKPOINT_DIR.glob("*.safetensors")
+                  if p.with_suffix(".json").exists())
+
+
+def _resolve(name_or_path) -> Path:
+    """The ``.safetensors`` path for a shipped name or a user path (either file)."""
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"expected a checkpoint name or path, got {type(name_or_path).__name__}")
+    path = Path(name_or_path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise ValueError(f"{path} looks like a pickle checkpoint ({path.suffix}); pickles can run "
+                         "arbitrary code when loaded, so they are refused. Convert it to "
+                         ".safetensors + .json with lesson_lib.pretrained.save.")
+    if path.suffix in (".safetensors", ".json") or path.exists() or os.sep in str(name_or_path):
+        path = path.with_suffix(".safetensors") if path.suffix in ("", ".json") else path
+        if not path.exists():
+            raise FileNotFoundError(f"no checkpoint weights at {path}")
+        return path
+    known = list_checkpoints()
+    if str(name_or_path) not in known:
+        raise ValueError(f"unknown checkpoint {str(name_or_path)!r}; shipped checkpoints are "
+                         f"{known}, or pass a path to a .safetensors file")
+    return CHECKPOINT_DIR / f"{name_or_path}.safetensors"
+
+
+def _check_safetensors_file(path: Path) -> None:
+    """Refuse anything that is not a complete safetensors file, reading only its header."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        raise ValueError(f"{path} is a pickle/zip (torch.save) file, not safetensors; it is "
+                         "refused without being unpickled")
+    if len(head) < 9:
+        raise ValueError(f"{path} is truncated ({size} bytes): a safetensors file starts with "
+                         "an 8-byte header length")
+    (n,) = struct.unpack("<Q", head[:8])
+    if head[8:9] != b"{" or 8 + n > size:
+        raise ValueError(f"{path} is not a valid safetensors file: header claims {n} bytes but "
+                         f"the file has {size} (truncated or corrupted)")
+    with open(path, "rb") as f:
+        f.seek(8)
+        try:
+            header = json.loads(f.read(n))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} has a corrupted safetensors header: {err}") from None
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if 8 + n + end != size:
+        raise ValueError(f"{path} is truncated or corrupted: expected {8 + n + end} bytes, "
+                         f"found {size}")
+
+
+def _read_json(path: Path) -> dict:
+    side = path.with_suffix(".json")
+    if not side.exists():
+        raise FileNotFoundError(f"{path} has no JSON sidecar: expected {side} with the model "
+                                "config next to the weights")
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{side} is not valid JSON: {err}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "kind" not in meta:
+        raise ValueError(f"{side} is not a lesson_lib checkpoint config (expected "
+                         f"'format': '{FORMAT}' and a 'kind')")
+    return meta
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # safetensors creates files private to the owner
+        os.replace(tmp, path)  # atomic: readers see the old file or the new one
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# ------------------------------------------------------------------ models <-> files
+
+def _model_spec(model: nn.Module) -> tuple[str, dict]:
+    from dataclasses import asdict
+
+    from .gpt import GPT
+    from .transformer import Transformer
+
+    if isinstance(model, GPT):
+        return "gpt", asdict(model.config)
+    if isinstance(model, Transformer):
+        return "transformer", dict(model.init_args)
+    extra = getattr(model, "checkpoint_spec", None)
+    if extra is not None:
+        return extra()
+    raise TypeError(f"cannot save a {type(model).__name__}: expected a GPT or a Transformer, "
+                    "or a model with a checkpoint_spec() -> (kind, config) method")
+
+
+def _build_model(kind: str, config: dict) -> nn.Module:
+    from .gpt import GPT, GPTConfig
+    from .transformer import Transformer
+
+    builders = {"gpt": lambda c: GPT(GPTConfig(**c)), "transformer": lambda c: Transformer(**c)}
+    from . import recipes
+
+    builders.update(recipes.EXTRA_KINDS)
+    if kind not in builders:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(builders)}")
+    try:
+        return builders[kind](config)
+    except TypeError as err:
+        raise ValueError(f"the config does not fit a {kind} model: {err}") from None
+
+
+def save(model: nn.Module, tokenizer, path, meta: Optional[dict] = None) -> Path:
+    """Write ``path.safetensors`` and ``path.json`` atomically; return the weights path."""
+    from safetensors.torch import save_model
+
+    kind, config = _model_spec(model)
+    path = Path(path)
+    path = path.with_suffix(".safetensors") if path.suffix in ("", ".json", ".safetensors") \
+        else path.with_name(path.name + ".safetensors")
+    side = {"format": FORMAT, "version": 1, "kind": kind, "config": config,
+            "tokenizer": tokenizer.to_dict() if tokenizer is not None else None,
+            "meta": meta or {}}
+    _atomic_write(path, lambda tmp: save_model(model, str(tmp)))
+    _atomic_write(path.with_suffix(".json"),
+                  lambda tmp: tmp.write_text(json.dumps(side, indent=1), encoding="utf-8"))
+    return path
+
+
+def load_weights(model: nn.Module, name_or_path) -> nn.Module:
+    """Load checked safetensors weights into an existing ``model`` (strict)."""
+    from safetensors.torch import load_model
+
+    path = _resolve(name_or_path)
+    _check_safetensors_file(path)
+    try:
+        load_model(model, str(path), strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"the weights in {path} do not match the model: "
+                         f"{str(err).splitlines()[0][:300]}") from None
+    return model
+
+
+def load(name_or_path):
+    """``(model, tokenizer)`` from a shipped name or a path; the model is in eval mode."""
+    from .tokenizers import Tokenizer
+
+    path = _resolve(name_or_path)
+    meta = _read_json(path)
+    model = _build_model(meta["kind"], meta.get("config", {}))
+    load_weights(model, path)
+    tok = meta.get("tokenizer")
+    tokenizer = Tokenizer.from_dict(tok) if tok else None
+    model.meta = meta.get("meta", {})
+    return model.eval(), tokenizer
+
+
+# ------------------------------------------------------------------ training state (resume)
+
+def save_train_state(path, optimizer, iteration: int, generator, history: dict) -> None:
+    """Optimizer moments, step and RNG states next to a checkpoint: ``path.train.*``."""
+    from safetensors.torch import save_file
+
+    base = Path(path).with_suffix("")
+    sd = optimizer.state_dict()
+    tensors = {f"state.{pid}.{k}": v.contiguous() for pid, st in sd["state"].items()
+               for k, v in st.items() if isinstance(v, torch.Tensor)}
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.batches"] = generator.get_state()
+    info = {"iter": iteration, "param_groups": sd["param_groups"], "history": history}
+    _atomic_write(base.with_name(base.name + ".train.safetensors"),
+                  lambda tmp: save_file(tensors, str(tmp)))
+    _atomic_write(base.with_name(base.name + ".train.json"),
+                  lambda tmp: tmp.write_text(json.dumps(info), encoding="utf-8"))
+
+
+def load_train_state(path, optimizer):
+    """Restore ``optimizer`` and the RNGs; return ``(start_iter, batch_generator)``."""
+    from safetensors.torch import load_file
+
+    base = Path(path).with_suffix("")
+    tpath = base.with_name(base.name + ".train.safetensors")
+    jpath = base.with_name(base.name + ".train.json")
+    for p in (tpath, jpath):
+        if not p.exists():
+            raise FileNotFoundError(f"no training state at {p}; was the run saved with "
+                                    "CheckpointWriter?")
+    _check_safetensors_file(tpath)
+    tensors, info = load_file(str(tpath)), json.loads(jpath.read_text(encoding="utf-8"))
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith("state."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    generator = torch.Generator()
+    generator.set_state(tensors["rng.batches"])
+    return info["iter"], generator
+
+
+# ------------------------------------------------------------------ recipes
+
+def build(name: str, out_dir=None) -> Path:
+    """Rebuild a shipped checkpoint by its recipe (see ``lesson_lib.recipes``)."""
+    from . import recipes
+
+    if name not in recipes.RECIPES:
+        raise ValueError(f"no recipe named {name!r}; recipes are {sorted(recipes.RECIPES)}")
+    return recipes.RECIPES[name](Path(out_dir) if out_dir else CHECKPOINT_DIR)
+
+
+def _cli(argv: list[str]) -> int:
+    import argparse
+
+    from . import recipes
+
+    parser = argparse.ArgumentParser(prog="python -m lesson_lib.pretrained",
+                                     description="List or rebuild the shipped checkpoints.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list shipped checkpoints and recipes")
+    b = sub.add_parser("build", help="rebuild a checkpoint by its recipe")
+    b.add_argument("name", choices=sorted(recipes.RECIPES))
+    b.add_argument("--out", default=None, help=f"output folder (default {CHECKPOINT_DIR})")
+    args = parser.parse_args(argv)
+    if args.cmd == "list":
+        print("shipped:", ", ".join(list_checkpoints()) or "(none)")
+        print("recipes:", ", ".join(sorted(recipes.RECIPES)))
+        return 0
+    print(f"wrote {build(args.name, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_cli(sys.argv[1:]))

@@ -14,7 +14,11 @@ One concept per module, in the order the chapters teach them:
 ``pretrained``      shipped checkpoints (.safetensors + JSON)
 ``finetune``        GPT-1's input transformations and fine-tuning
 ``icl``             the in-context-learning task of chapter 10
+``zeroshot``        chapter 09's corpus with tasks hidden inside text
 ``scaling``         power-law fits for predictable scaling
+``multimodal``      image patches as tokens: a toy captioner
+``safety``          a labelled sketch of steering by fine-tuning
+``recipes``         how every shipped checkpoint is rebuilt
 ``viz``             matplotlib/plotly views and live widgets
 ``exercises``       checkers for the chapter exercises
 ==================  =====================================================

@@ -6,7 +6,7 @@ The 120 s budget per chapter is reported there, not asserted: timings
 belong to benchmarks, and CI machines vary.
 """
 import json
-import os
+import re
 import time
 from pathlib import Path
 
@@ -28,17 +28,11 @@ def _text_outputs(nb):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_clean(path):
     nb = nbformat.read(path, as_version=4)
-    env_before = dict(os.environ)
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}},
                             store_widget_state=True)
     start = time.perf_counter()
-    try:
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    client.execute()
     seconds = time.perf_counter() - start
     (BUILD / "executed").mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, BUILD / "executed" / path.name)
@@ -53,3 +47,37 @@ def test_notebook_runs_clean(path):
             pytest.fail(f"{path.name}: stderr output (a warning?): {out.get('text')[:500]}")
         text = out.get("text", "") or out.get("data", {}).get("text/plain", "")
         assert "Warning" not in text, f"{path.name}: warning in output: {text[:300]}"
+
+
+TIMING = re.compile(r"\d+(\.\d+)?\s*(ms|µs|s|sec|seconds|it/s|tokens/s|tok/s)\b|×|\bx faster|speed-?up|"
+                    r"took|elapsed|wall", re.I)
+RERUN = "02_multi_head_attention"  # trains a model: a good test of seeded determinism
+
+
+def _printed_text(nb) -> list[str]:
+    """Every line a notebook printed, leaving out lines that report timings."""
+    lines = []
+    for cell, out in _text_outputs(nb):
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            text = out.get("text", "")
+        elif out.get("output_type") in ("execute_result", "display_data") \
+                and "application/vnd.jupyter.widget-view+json" not in out.get("data", {}):
+            text = out.get("data", {}).get("text/plain", "")
+        else:
+            continue
+        lines += [ln for ln in text.splitlines() if not TIMING.search(ln)
+                  and not re.search(r"at 0x[0-9a-f]+", ln)]
+    return lines
+
+
+def test_rerun_prints_the_same_numbers():
+    """Same seeds, same numbers: a second fresh run prints the same text (timings aside)."""
+    first = BUILD / "executed" / f"{RERUN}.ipynb"
+    if not first.exists():
+        pytest.skip(f"run test_notebook_runs_clean[{RERUN}] first")
+    nb = nbformat.read(ROOT / "notebooks" / f"{RERUN}.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    before, after = _printed_text(nbformat.read(first, as_version=4)), _printed_text(nb)
+    assert before, "the notebook printed nothing to compare"
+    assert before == after

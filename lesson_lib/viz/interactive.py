@@ -97,7 +97,7 @@ def attention_plotly(weights, tokens, key_tokens=None, *, title=None):
             hovertemplate=f"%{{y}} → %{{x}}: %{{z:.3f}}<extra>{name}</extra>",
         ))
 
-    cell = float(np.clip(640 / max(tq, tk), 9, 40))  # pixels per token
+    cell = float(np.clip(440 / max(tq, tk), 7, 40))  # pixels per token; fits a slide
     longest = max(len(s) for s in k_labels)
     label_px = min(longest, 24) * _tick_size(tk) * 0.65 + 20  # rotated x labels
     fig.update_layout(
@@ -171,7 +171,7 @@ def positional_encoding_plotly(max_len: int = 64, d_model: int = 64, base: float
     fig.update_layout(
         title=dict(text=f"Sinusoidal positional encoding (max_len={max_len}, "
                         f"d_model={d_model}, base={base:g})"),
-        width=980, height=860, shapes=outline(0),
+        width=960, height=640, shapes=outline(0),  # fits a 960x700 slide
         sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="dimensions "),
                       y=0, yanchor="top", pad=dict(t=50))],
         legend=dict(x=1.0, y=0.38, yanchor="top"),

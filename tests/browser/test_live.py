@@ -61,15 +61,21 @@ def lab(tmp_path):
     assert proc.poll() is not None, "the JupyterLab server is still running"
 
 
-def _run_all_and_wait(page, timeout_s=300):
+def _run_all_and_wait(page, timeout_s=400):
+    """Run All Cells from the menu, then wait for the kernel to stay idle with no cell queued."""
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
-    deadline = time.time() + timeout_s
+    deadline, idle_since = time.time() + timeout_s, None
     page.wait_for_timeout(2000)
     while time.time() < deadline:
-        busy = page.evaluate("""() => [...document.querySelectorAll('.jp-InputArea-prompt')]
-            .some(p => p.textContent.includes('*'))""")
-        if not busy:
+        busy = page.evaluate("""() => document.body.innerText.includes('| Busy')
+            || [...document.querySelectorAll('.jp-InputArea-prompt')]
+                   .some(p => p.textContent.includes('*'))""")
+        if busy:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.time()
+        elif time.time() - idle_since > 3:
             return
         page.wait_for_timeout(1000)
     pytest.fail("the notebook did not finish running in time")

@@ -53,6 +53,29 @@ def _check_tensor(name: str, x, min_rank: int) -> None:
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
 
 
+def _check_qkv(query: Tensor, key: Tensor, value: Tensor) -> None:
+    """Same dtype, non-empty T and D, batch axes that broadcast."""
+    if not query.dtype == key.dtype == value.dtype:
+        raise TypeError(
+            f"query, key and value must share one dtype, got {query.dtype}, {key.dtype} and "
+            f"{value.dtype}; convert them with .to(query.dtype)"
+        )
+    for name, x in (("query", query), ("key", key)):
+        if x.shape[-2] == 0 or x.shape[-1] == 0:
+            raise ValueError(
+                f"{name} of shape {tuple(x.shape)} is empty: attention needs at least one "
+                "position (T >= 1) and one feature (D >= 1)"
+            )
+    try:
+        torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the leading (batch, head) axes of query {tuple(query.shape)}, key "
+            f"{tuple(key.shape)} and value {tuple(value.shape)} do not broadcast; expected "
+            "the same (..., ) in front of (T, D)"
+        ) from None
+
+
 def _check_mask(mask, scores_shape) -> Tensor:
     """Return ``mask`` as a bool tensor that broadcasts to ``scores_shape``."""
     if not isinstance(mask, torch.Tensor):
@@ -63,13 +86,15 @@ def _check_mask(mask, scores_shape) -> Tensor:
             "convert with mask.bool() or build it with causal_mask/padding_mask"
         )
     try:
-        torch.broadcast_shapes(mask.shape, scores_shape)
+        fits = torch.broadcast_shapes(mask.shape, scores_shape) == torch.Size(scores_shape)
     except RuntimeError:
+        fits = False
+    if not fits:  # a mask may not add axes (or grow them) beyond the scores' own shape
         raise ValueError(
             f"mask of shape {tuple(mask.shape)} cannot broadcast to the attention "
             f"scores of shape {tuple(scores_shape)} (..., Tq, Tk); expected e.g. "
             f"(Tq, Tk) = {tuple(scores_shape[-2:])} or (B, 1, 1, Tk)"
-        ) from None
+        )
     return mask
 
 
@@ -107,8 +132,10 @@ def scaled_dot_product_attention(
             f"key has {key.shape[-2]} positions but value has {value.shape[-2]}: "
             f"every key needs its value (key {tuple(key.shape)}, value {tuple(value.shape)})"
         )
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
+    _check_qkv(query, key, value)
+    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float)) \
+            or not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p must be a number in [0, 1), got {dropout_p!r}")
     d_k = query.shape[-1]
     scores = query @ key.transpose(-2, -1) / math.sqrt(d_k)  # (..., Tq, Tk)
     if mask is not None:
@@ -142,7 +169,13 @@ def padding_mask(lengths, T: int) -> Tensor:
     >>> padding_mask([2, 3], 3)[:, 0, 0].int().tolist()
     [[1, 1, 0], [1, 1, 1]]
     """
-    lengths = torch.as_tensor(lengths)
+    if isinstance(T, bool) or not isinstance(T, int):
+        raise TypeError(f"T must be an int sequence length, got {type(T).__name__} {T!r}")
+    try:
+        lengths = torch.as_tensor(lengths)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"lengths must be a 1-D sequence of ints (one per batch row), got "
+                        f"{type(lengths).__name__} {lengths!r:.60}") from None
     if lengths.dim() != 1 or lengths.is_floating_point() or lengths.dtype == torch.bool:
         raise TypeError(
             f"lengths must be a 1-D sequence of ints (one per batch row), got "
@@ -231,6 +264,19 @@ class MultiHeadAttention(nn.Module):
         if query.shape[0] != key.shape[0]:
             raise ValueError(
                 f"query batch {query.shape[0]} differs from key batch {key.shape[0]}"
+            )
+        for name, x in (("query", query), ("key", key)):
+            if x.shape[1] == 0:
+                raise ValueError(f"{name} is empty (T=0, shape {tuple(x.shape)}); attention "
+                                 "needs at least one position")
+        weight = self.q_proj.weight
+        dtypes = {query.dtype, key.dtype, value.dtype}
+        if len(dtypes) > 1 or (weight.dtype not in dtypes
+                               and not torch.is_autocast_enabled(query.device.type)):
+            raise TypeError(
+                f"query/key/value have dtype {query.dtype}/{key.dtype}/{value.dtype} but the "
+                f"layer's weights are {weight.dtype}; convert the inputs with "
+                f".to({weight.dtype}) or the layer with .to(dtype)"
             )
 
     def forward(

@@ -327,6 +327,14 @@ class GPT(nn.Module):
         if not _is(n, numbers.Integral) or n < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {n!r}")
         _check_sampling(temperature, top_k, top_p)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got "
+                            f"{type(generator).__name__}; make one with "
+                            "torch.Generator().manual_seed(seed)")
+        if generator is not None and generator.device.type != idx.device.type:
+            raise ValueError(f"generator is on {generator.device} but idx is on {idx.device}; "
+                             f"sampling needs them together: torch.Generator(device="
+                             f"'{idx.device.type}').manual_seed(seed)")
         was_training = self.training
         self.eval()
         try:

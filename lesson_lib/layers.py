@@ -42,13 +42,23 @@ ACTIVATIONS = {
 }
 
 
+def _check_x(x, d_model: int, name: str = "x") -> None:
+    """A float tensor whose last axis is the model width: (..., C)."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        got = f"dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+        raise TypeError(f"{name} must be a float tensor (B, T, C={d_model}), got {got}")
+    if x.dim() == 0 or x.shape[-1] != d_model:
+        raise ValueError(f"{name} must be (B, T, C) with C={d_model}, got shape "
+                         f"{tuple(x.shape)}")
+
+
 class FeedForward(nn.Module):
     """Position-wise FFN: ``fc2(dropout(act(fc1(x))))``, (B, T, C) -> (B, T, C)."""
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu",
                  bias: bool = True):
         super().__init__()
-        if activation not in ACTIVATIONS:
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}"
             )
@@ -64,6 +74,7 @@ class FeedForward(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_x(x, self.fc1.in_features)
         return self.fc2(self.dropout(self.act(self.fc1(x))))  # (B, T, C)
 
 
@@ -89,6 +100,7 @@ class EncoderLayer(nn.Module):
         return self.dropout1(out), attn
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        _check_x(x, self.self_attn.d_model)
         if self.norm_first:
             out, attn = self._sa(self.norm1(x), mask)
             x = x + out
@@ -124,6 +136,7 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x: Tensor, memory: Tensor, tgt_mask: Optional[Tensor] = None,
                 memory_mask: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
+        _check_x(x, self.self_attn.d_model)
         if not hasattr(memory, "dim") or memory.dim() != 3:
             raise ValueError(
                 "memory must be the encoder output (B, S, C), got shape "

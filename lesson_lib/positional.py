@@ -49,6 +49,9 @@ def sinusoidal_encoding(max_len: int, d_model: int, base: float = 10000.0) -> Te
         raise ValueError(
             f"d_model must be even for the sinusoidal encoding (sin/cos pairs), got {d_model}"
         )
+    if isinstance(base, bool) or not isinstance(base, (int, float)):
+        raise TypeError(f"base must be a number > 1 (the paper uses 10000), got "
+                        f"{type(base).__name__} {base!r}")
     base = float(base)
     if not math.isfinite(base) or base <= 1.0:
         raise ValueError(f"base must be a finite number > 1, got {base}")
@@ -64,8 +67,14 @@ def sinusoidal_encoding(max_len: int, d_model: int, base: float = 10000.0) -> Te
 def _check_input(x, d_model: int, max_len: int) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"expected a tensor (B, T, C), got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"expected float embeddings (B, T, C), got dtype {x.dtype}; token ids "
+                        "go through an nn.Embedding first")
     if x.dim() != 3 or x.shape[-1] != d_model:
         raise ValueError(f"expected input (B, T, C={d_model}), got shape {tuple(x.shape)}")
+    if x.shape[1] == 0:
+        raise ValueError(f"the input is empty (T=0, shape {tuple(x.shape)}); expected at least "
+                         "one position")
     if x.shape[1] > max_len:
         raise ValueError(
             f"sequence length T={x.shape[1]} exceeds max_len={max_len}; "
@@ -79,8 +88,9 @@ class SinusoidalPositionalEncoding(nn.Module):
     def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0,
                  base: float = 10000.0):
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
         self.d_model, self.max_len = d_model, max_len
         # A buffer, not a parameter: it moves with .to() but is never trained.
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base), persistent=False)

@@ -54,7 +54,13 @@ def _resolve(name_or_path) -> Path:
     """The ``.safetensors`` path for a shipped name or a user path (either file)."""
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"expected a checkpoint name or path, got {type(name_or_path).__name__}")
+    if not str(name_or_path).strip():
+        raise ValueError(f"the checkpoint name is empty; shipped checkpoints are "
+                         f"{list_checkpoints()}, or pass a path to a .safetensors file")
     path = Path(name_or_path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; expected a .safetensors file (with its .json "
+                         "next to it) or a shipped checkpoint name")
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise ValueError(f"{path} looks like a pickle checkpoint ({path.suffix}); pickles can run "
                          "arbitrary code when loaded, so they are refused. Convert it to "
@@ -92,6 +98,18 @@ def _check_safetensors_file(path: Path) -> None:
             header = json.loads(f.read(n))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path} has a corrupted safetensors header: {err}") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} has a corrupted safetensors header: expected a JSON object "
+                         f"of tensors, got a {type(header).__name__}")
+    for key, v in header.items():
+        offsets = v.get("data_offsets") if isinstance(v, dict) else None
+        if key != "__metadata__" and not (
+                isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+                and 0 <= offsets[0] <= offsets[1]):
+            raise ValueError(f"{path} has a corrupted safetensors header: tensor {key!r} has "
+                             f"data_offsets {offsets!r}; expected [start, end] with "
+                             "0 <= start <= end")
     end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
     if 8 + n + end != size:
         raise ValueError(f"{path} is truncated or corrupted: expected {8 + n + end} bytes, "
@@ -107,7 +125,8 @@ def _read_json(path: Path) -> dict:
         meta = json.loads(side.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{side} is not valid JSON: {err}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "kind" not in meta:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT \
+            or not isinstance(meta.get("kind"), str):
         raise ValueError(f"{side} is not a lesson_lib checkpoint config (expected "
                          f"'format': '{FORMAT}' and a 'kind')")
     return meta
@@ -179,6 +198,7 @@ def save(model: nn.Module, tokenizer, path, meta: Optional[dict] = None) -> Path
 
 def load_weights(model: nn.Module, name_or_path) -> nn.Module:
     """Load checked safetensors weights into an existing ``model`` (strict)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_model
 
     path = _resolve(name_or_path)
@@ -186,8 +206,11 @@ def load_weights(model: nn.Module, name_or_path) -> nn.Module:
     try:
         load_model(model, str(path), strict=True)
     except RuntimeError as err:
+        detail = " ".join(line.strip() for line in str(err).splitlines()[:2])  # + first reason
         raise ValueError(f"the weights in {path} do not match the model: "
-                         f"{str(err).splitlines()[0][:300]}") from None
+                         f"{detail[:400]}") from None
+    except SafetensorError as err:  # a header that parses as JSON but describes bad tensors
+        raise ValueError(f"{path} is a corrupted safetensors file: {str(err)[:300]}") from None
     return model
 
 
@@ -196,6 +219,7 @@ def load(name_or_path):
     from .tokenizers import Tokenizer
 
     path = _resolve(name_or_path)
+    _check_safetensors_file(path)  # a pickle is reported as one, even without a sidecar
     meta = _read_json(path)
     model = _build_model(meta["kind"], meta.get("config", {}))
     load_weights(model, path)
@@ -236,7 +260,18 @@ def load_train_state(path, optimizer):
             raise FileNotFoundError(f"no training state at {p}; was the run saved with "
                                     "CheckpointWriter?")
     _check_safetensors_file(tpath)
-    tensors, info = load_file(str(tpath)), json.loads(jpath.read_text(encoding="utf-8"))
+    from safetensors import SafetensorError
+
+    try:
+        tensors = load_file(str(tpath))
+    except SafetensorError as err:
+        raise ValueError(f"{tpath} is a corrupted safetensors file: {str(err)[:300]}") from None
+    try:
+        info = json.loads(jpath.read_text(encoding="utf-8"))
+        info["iter"], info["param_groups"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{jpath} is not a training state written by save_train_state "
+                         f"(expected JSON with 'iter' and 'param_groups'): {err!r}") from None
     state: dict = {}
     for key, value in tensors.items():
         if key.startswith("state."):

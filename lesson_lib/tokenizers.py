@@ -142,6 +142,9 @@ class Tokenizer:
     @classmethod
     def load(cls, path) -> "Tokenizer":
         """Read a tokenizer written by ``save``; ``Tokenizer.load`` accepts any kind."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no tokenizer file at {path}; expected a JSON file "
+                                    "written by save()")
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -160,7 +163,7 @@ class Tokenizer:
             raise ValueError(f"{_source} holds a {kind}, not a {cls.__name__}")
         try:
             return kinds[kind]._from_json(data)
-        except (KeyError, TypeError, IndexError) as err:
+        except (KeyError, TypeError, IndexError, ValueError) as err:
             raise ValueError(f"{_source} is a damaged {kind} file: {err!r}") from None
 
     @staticmethod

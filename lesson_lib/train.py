@@ -70,14 +70,25 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
         for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
                 raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {value!r}")
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr={self.min_lr} is above lr={self.lr}; expected min_lr <= lr")
-        if self.warmup_iters < 0:
-            raise ValueError(f"warmup_iters must be >= 0, got {self.warmup_iters}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        for name in ("warmup_iters", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"TrainConfig.{name} must be an int >= 0, got {value!r}")
+            if value < 0:
+                raise ValueError(f"TrainConfig.{name} must be >= 0, got {value}")
+        d = self.lr_decay_iters
+        if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1):
+            raise ValueError(f"TrainConfig.lr_decay_iters must be None (= max_iters) or an int "
+                             f">= 1, got {d!r}")
+        b = self.betas
+        if not isinstance(b, (tuple, list)) or len(b) != 2 or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in b):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
 
 
 @dataclass

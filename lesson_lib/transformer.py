@@ -22,6 +22,7 @@ rate schedule of 5.3 (see ``lesson_lib.train``), checkpoint averaging.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional
 
 import torch
@@ -43,7 +44,7 @@ class Transformer(nn.Module):
                  activation: str = "relu"):
         super().__init__()
         for name, value in (("src_vocab_size", src_vocab_size), ("tgt_vocab_size", tgt_vocab_size),
-                            ("n_layers", n_layers), ("max_len", max_len)):
+                            ("d_model", d_model), ("n_layers", n_layers), ("max_len", max_len)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if share_embeddings and src_vocab_size != tgt_vocab_size:
@@ -150,6 +151,9 @@ class Transformer(nn.Module):
         if max_new_tokens + 1 > self.max_len:
             raise ValueError(f"max_new_tokens={max_new_tokens} + BOS exceeds max_len={self.max_len}")
         for name, tok in (("bos_id", bos_id), ("eos_id", eos_id)):
+            if (tok is None and name == "bos_id") or (tok is not None and (
+                    isinstance(tok, bool) or not isinstance(tok, numbers.Integral))):
+                raise TypeError(f"{name} must be an int token id, got {tok!r}")
             if tok is not None and not 0 <= tok < self.tgt_vocab_size:
                 raise ValueError(f"{name}={tok} is outside the target vocabulary "
                                  f"[0, {self.tgt_vocab_size})")

@@ -47,6 +47,11 @@ def test_servers_bind_localhost_and_keep_auth():
         assert forbidden not in lowered, f"Makefile weakens server security: {forbidden}"
     lab = re.search(r"^lab:.*?(?=^\S)", makefile, re.S | re.M).group(0)
     assert "--ServerApp.ip=127.0.0.1" in lab
+    # The voila dashboard: loopback only, with a generated token (voila has no token by default).
+    visualize = re.search(r"^visualize:.*?(?=^\S|\Z)", makefile, re.S | re.M).group(0)
+    assert "voila" in visualize
+    assert "--Voila.ip=127.0.0.1" in visualize
+    assert re.search(r"--token(\s|$)", visualize), "make visualize must start voila with --token"
 
 
 def test_readme_shows_the_two_commands():

@@ -8,7 +8,8 @@ Three kinds of view, all taking tensors and token strings, never models:
   exported HTML with no kernel (``attention_plotly``,
   ``positional_encoding_plotly``) and ``tokens_html`` for token boundaries.
 * ``widgets``: live ipywidgets driven by a model (``AttentionExplorer``,
-  ``PositionalEncodingExplorer``, ``NextTokenExplorer``).
+  ``PositionalEncodingExplorer``, ``NextTokenExplorer``), and the training
+  callback ``LiveLossPlot`` (``live_loss``).
 
 Only the matplotlib views load with the package; the plotly and widget
 names are resolved on first use (a module-level ``__getattr__``), so
@@ -30,8 +31,10 @@ _LAZY = {
     "positional_encoding_plotly": "interactive",
     "tokens_html": "interactive",
     "AttentionExplorer": "widgets",
-    "PositionalEncodingExplorer": "widgets",
-    "NextTokenExplorer": "widgets",
+    "PositionalEncodingExplorer": "pe_explorer",
+    "NextTokenExplorer": "next_token",
+    "pe_rotation": "pe_explorer",
+    "LiveLossPlot": "live_loss",
 }
 
 # ``from lesson_lib.viz import *`` lists only names whose submodule is present

@@ -1,0 +1,158 @@
+"""The chapter 05 checkers pass the solutions and name the usual mistakes."""
+import pytest
+import torch
+
+from lesson_lib.data import BOS, EOS, add_bos_eos, shift_right
+from lesson_lib.exercises import ch05
+
+
+# ------------------------------------------------------------------ exercise 1
+def _io(tgt):
+    out = torch.cat([tgt, torch.full_like(tgt[:, :1], EOS)], dim=1)  # (B, T + 1)
+    return shift_right(out), out
+
+
+def _eos(tgt):
+    return torch.cat([tgt, torch.full_like(tgt[:, :1], EOS)], dim=1)
+
+
+def test_decoder_io_passes_solution():
+    fb = ch05.check_decoder_io(_io)
+    assert fb.passed, fb.message
+
+
+def test_decoder_io_solution_matches_the_docstring_example():
+    dec_in, dec_out = _io(torch.tensor([[5, 3, 4]]))
+    assert dec_in.tolist() == [[BOS, 5, 3, 4]] and dec_out.tolist() == [[5, 3, 4, EOS]]
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda t: (shift_right(t), t), "EOS is missing"),
+    (lambda t: tuple(reversed(_io(t))), "swapped"),
+    (lambda t: (_eos(t), _eos(t)), "no shift"),
+    (lambda t: (add_bos_eos(t), add_bos_eos(t)), "framed the target"),
+    (lambda t: (shift_right(_eos(t), 0), _eos(t)), "starts with PAD"),
+    (lambda t: (torch.cat([_eos(t)[:, 1:], torch.full_like(t[:, :1], BOS)], 1), _eos(t)),
+     "shifted left"),
+    (lambda t: (shift_right(_eos(t)), t), "lacks EOS"),
+    (lambda t: (shift_right(_eos(t)), _eos(t) + 1), "decoder target should be"),
+    (lambda t: (_eos(t) * 0, _eos(t)), "decoder input should be"),
+    (lambda t: None, "None"),
+    (lambda t: shift_right(t), "pair"),
+    (lambda t: ([1, 2], _eos(t)), "LongTensor"),
+    (lambda t: t[5], "raised IndexError"),
+])
+def test_decoder_io_hints(wrong, words):
+    fb = ch05.check_decoder_io(wrong)
+    assert not fb.passed
+    assert words in fb.message, fb.message
+
+
+# ------------------------------------------------------------------ exercise 2
+def _greedy(model, src, max_new_tokens):
+    memory = model.encode(src)  # (B, S, C)
+    ys = torch.full((src.shape[0], 1), BOS, dtype=torch.long)  # (B, 1)
+    for _ in range(max_new_tokens):
+        logits = model.decode(ys, memory)  # (B, T, V)
+        ys = torch.cat([ys, logits[:, -1].argmax(-1, keepdim=True)], dim=1)  # (B, T + 1)
+    return ys
+
+
+def _variant(model, src, n, start=BOS, pick=-1, last_only=False, keep_bos=True, sample=False):
+    memory = model.encode(src)
+    ys = torch.full((src.shape[0], 1), start, dtype=torch.long)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(n):
+        logits = model.decode(ys[:, -1:] if last_only else ys, memory)[:, pick]  # (B, V)
+        nxt = torch.multinomial(logits.softmax(-1), 1, generator=g) if sample \
+            else logits.argmax(-1, keepdim=True)
+        ys = torch.cat([ys, nxt], dim=1)
+    return ys if keep_bos else ys[:, 1:]
+
+
+def test_greedy_decode_passes_solution():
+    fb = ch05.check_greedy_decode(_greedy)
+    assert fb.passed, fb.message
+
+
+def test_the_checker_model_makes_the_mistakes_visible():
+    """Each wrong loop gives different tokens on the checker's model, so each can be named."""
+    model = ch05._model()
+    from lesson_lib.data import make_reverse_task
+    src, _ = make_reverse_task(3, 6, 13, seed=5)
+    with torch.no_grad():
+        right = _greedy(model, src, 7)
+        assert len(set(right[:, 1:].flatten().tolist())) > 2, "outputs too uniform"
+        for kw in (dict(pick=0), dict(last_only=True), dict(start=0)):
+            assert not torch.equal(_variant(model, src, 7, **kw), right), kw
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(keep_bos=False), "left BOS out"),
+    (dict(pick=0), "position 0"),
+    (dict(last_only=True), "only the last token"),
+    (dict(start=0), "starts from PAD"),
+    (dict(sample=True), "argmax"),
+])
+def test_greedy_decode_hints(kw, words):
+    fb = ch05.check_greedy_decode(lambda m, s, n: _variant(m, s, n, **kw))
+    assert not fb.passed
+    assert words in fb.message, fb.message
+
+
+def test_greedy_decode_names_other_mistakes():
+    fb = ch05.check_greedy_decode(lambda m, s, n: m.greedy_decode(s, n, BOS))
+    assert not fb.passed and "switched off" in fb.message, fb.message
+    fb = ch05.check_greedy_decode(lambda m, s, n: _greedy(m, s, n + 1))
+    assert not fb.passed and "(B, 1 + max_new_tokens)" in fb.message, fb.message
+    fb = ch05.check_greedy_decode(lambda m, s, n: None)
+    assert not fb.passed and "None" in fb.message
+
+    def encodes_target(model, src, n):
+        ys = torch.full((src.shape[0], 1), BOS, dtype=torch.long)
+        for _ in range(n):
+            logits = model.decode(ys, model.encode(ys))
+            ys = torch.cat([ys, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+        return ys
+
+    fb = ch05.check_greedy_decode(encodes_target)
+    assert not fb.passed and "SOURCE" in fb.message, fb.message
+
+
+# ------------------------------------------------------------------ exercise 3
+@pytest.mark.parametrize("answer", ["cross", "Cross-attention", "encoder-decoder attention"])
+def test_alignment_attention_passes(answer):
+    assert ch05.check_alignment_attention(answer).passed
+
+
+@pytest.mark.parametrize("answer, words", [
+    ("encoder", "source positions to source positions"),
+    ("decoder_self", "lower-triangular"),
+    ("masked self-attention", "lower-triangular"),
+    (None, "replace None"),
+    (3, "string"),
+    ("attention", "not one of the three"),
+])
+def test_alignment_attention_hints(answer, words):
+    fb = ch05.check_alignment_attention(answer)
+    assert not fb.passed
+    assert words in fb.message, fb.message
+
+
+# ------------------------------------------------------------------ the chapter's diagram
+def test_flow_diagram_is_deterministic_and_shipped(tmp_path):
+    """tools/draw_transformer_flow.py writes the same bytes twice; the asset is committed."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("draw_transformer_flow",
+                                                  root / "tools" / "draw_transformer_flow.py")
+    draw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(draw)
+    first = draw.main(tmp_path / "a.svg").read_bytes()
+    second = draw.main(tmp_path / "b.svg").read_bytes()
+    assert first == second
+    assert first.lstrip().startswith(b"<?xml") and b"<svg" in first and b"<dc:date" not in first
+    shipped = root / "assets" / "figures" / "transformer_flow.svg"
+    assert shipped.exists() and b"<svg" in shipped.read_bytes()

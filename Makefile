@@ -52,8 +52,10 @@ test: unit notebooks browser
 unit: install
 	$(OFFLINE) $(PYTEST) tests -q --ignore=tests/browser --ignore=tests/test_notebooks.py
 
+# One PyTorch thread per kernel: the chapters' models are small, and a second thread
+# only waits for the first when anything else shares the CPU.
 notebooks: install
-	$(OFFLINE) $(PYTEST) tests/test_notebooks.py -q
+	OMP_NUM_THREADS=1 $(OFFLINE) $(PYTEST) tests/test_notebooks.py -q
 
 # reveal.js, MathJax, require.js, jQuery and the widget manager, from the npm registry.
 $(WEB_STAMP): tools/web/package-lock.json
@@ -61,7 +63,7 @@ $(WEB_STAMP): tools/web/package-lock.json
 	@touch $(WEB_STAMP)
 
 browser: install $(WEB_STAMP)
-	$(OFFLINE) $(PYTEST) tests/browser -q
+	OMP_NUM_THREADS=1 $(OFFLINE) $(PYTEST) tests/browser -q
 
 strip:
 	$(BIN)/python tools/nbhygiene.py --fix

@@ -47,11 +47,15 @@ class LiveLossPlot(Callback):
     ``figure`` is the ``FigureWidget``; ``static_figure()`` a plain copy.
     """
 
-    def __init__(self, every: int = 10, title: str = "training loss", display: bool = True):
+    def __init__(self, every: int = 10, title: str = "training loss", display: bool = True,
+                 static_at_end: bool = True):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive int (steps between redraws), "
                              f"got {every!r}")
         self.every, self.title, self.display = every, title, display
+        # True: the live widget gives way to a plain figure at the end (exports keep it).
+        # False: it stays a widget (for dashboards, where plain figures need no kernel anyway).
+        self.static_at_end = static_at_end
         self.figure, self._handle, self._first_iter = None, None, 0
 
     def on_train_begin(self, state) -> None:
@@ -88,7 +92,7 @@ class LiveLossPlot(Callback):
         if self.figure is None:
             return
         self._redraw(state)
-        if self._handle is not None:  # the live widget gives way to a figure that exports
+        if self._handle is not None and self.static_at_end:  # a figure that exports
             bundle = self.static_figure()._repr_mimebundle_()  # per pio.renderers.default
             self._handle.update(bundle or {"text/plain": f"<{self.title}: plotly figure>"},
                                 raw=True)

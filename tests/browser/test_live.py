@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -18,7 +19,7 @@ from conftest import ROOT, free_port, which
 NOTEBOOKS = ROOT / "notebooks"
 
 
-def _serve(cmd, port, token, tmp_path):
+def _serve(cmd, port, token, tmp_path, probe="/api/status"):
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"), PYTHONHASHSEED="0")
     log = open(tmp_path / "server.log", "w")
@@ -27,7 +28,10 @@ def _serve(cmd, port, token, tmp_path):
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
+            if probe:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}?token={token}", timeout=2)
+            else:  # voila serving one notebook has no API: wait for the port to listen
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
             return proc
         except OSError:
             if proc.poll() is not None:
@@ -123,6 +127,16 @@ def _figure_signature(widget):
         ? JSON.stringify(t.y).slice(0, 80) : '')])).join('|')""")
 
 
+def _changed(page, widget, before, timeout_s=30) -> bool:
+    """Poll until the widget's plot differs from ``before`` (the kernel answers asynchronously)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        page.wait_for_timeout(1000)
+        if _figure_signature(widget) != before:
+            return True
+    return False
+
+
 def _drive_positional_explorer(page):
     """The PositionalEncodingExplorer renders and a slider changes its plot."""
     widget = page.locator(".jp-OutputArea-output .widget-box:has(.widget-slider)"
@@ -135,9 +149,8 @@ def _drive_positional_explorer(page):
     handle.focus()
     for _ in range(3):
         page.keyboard.press("ArrowLeft")
-    page.wait_for_timeout(3000)
-    after = _figure_signature(widget)
-    assert before and after != before, "moving the slider did not change the explorer's plot"
+    assert before and _changed(page, widget, before), \
+        "moving the slider did not change the explorer's plot"
 
 
 @pytest.fixture
@@ -148,7 +161,7 @@ def dashboard(tmp_path):
     port, token = free_port(), secrets.token_hex(16)
     cmd = [which("voila"), str(nb), "--Voila.ip=127.0.0.1", f"--port={port}",
            f"--token={token}", "--no-browser"]
-    proc = _serve(cmd, port, token, tmp_path)
+    proc = _serve(cmd, port, token, tmp_path, probe=None)
     yield f"http://127.0.0.1:{port}/?token={token}"
     _stop(proc)
 
@@ -156,7 +169,10 @@ def dashboard(tmp_path):
 def test_visualizer_dashboard_in_voila(page, dashboard, shots):
     page.goto(dashboard, wait_until="domcontentloaded")
     page.wait_for_selector(".jupyter-widgets .js-plotly-plot", timeout=180_000)
-    page.wait_for_timeout(3000)
+    # voila renders cells as they run; wait for the last ones (the exercise solutions).
+    page.wait_for_function("document.body.innerText.split('Correct').length > 2",
+                           timeout=300_000)
+    page.wait_for_timeout(2000)
     widget = page.locator(".widget-box:has(.widget-slider):has(.js-plotly-plot)").first
     widget.scroll_into_view_if_needed()
     before = _figure_signature(widget)
@@ -164,8 +180,7 @@ def test_visualizer_dashboard_in_voila(page, dashboard, shots):
     handle.focus()
     for _ in range(3):
         page.keyboard.press("ArrowLeft")
-    page.wait_for_timeout(3000)
-    assert _figure_signature(widget) != before, "driving a widget did not change its plot"
+    assert _changed(page, widget, before), "driving a widget did not change its plot"
     page.screenshot(path=str(shots / "visualizer-dashboard.png"), full_page=True)
     # voila's default template asks a CDN for an icon font; nothing else may go out.
     problems = [p for p in page.problems if not re.search(r"fontawesome|\.woff2?|\.ttf", p)]

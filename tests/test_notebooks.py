@@ -50,7 +50,7 @@ def test_notebook_runs_clean(path):
 
 
 TIMING = re.compile(r"\d+(\.\d+)?\s*(ms|µs|s|sec|seconds|it/s|tokens/s|tok/s)\b|×|\bx faster|speed-?up|"
-                    r"took|elapsed|wall", re.I)
+                    r"took|elapsed|wall|\btimes?\b|\btimings?\b", re.I)
 RERUN = "02_multi_head_attention"  # trains a model: a good test of seeded determinism
 
 

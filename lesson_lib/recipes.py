@@ -115,6 +115,9 @@ def heldout_loss(model: nn.Module, ids: Tensor, block_size: int, max_windows=Non
     return total / len(starts)
 
 
+QUICK_WINDOWS = 96  # heldout_loss(max_windows=...) of the quick check recorded in the meta
+
+
 @recipe("shakespeare-char")
 def shakespeare_char(out_dir: Path) -> Path:
     """A character-level GPT on the shipped corpus (about 12 minutes on two CPU cores)."""
@@ -136,10 +139,12 @@ def shakespeare_char(out_dir: Path) -> Path:
                          eval_interval=300, eval_iters=10, seed=1337)
     history = train(model, train_ids, val_ids, config, [ProgressBar("shakespeare-char")])
     val = heldout_loss(model, val_ids, model.config.block_size)
+    quick = heldout_loss(model, val_ids, model.config.block_size, max_windows=QUICK_WINDOWS)
     meta = _meta("shakespeare-char", started, train_config=asdict(config),
                  n_params=model.num_params(non_embedding=False),
                  val_loss=round(val, 4), val_text="last 10% of assets/corpus/shakespeare.txt "
                  "(non-overlapping windows of block_size characters)",
+                 val_loss_quick=round(quick, 4), quick_windows=QUICK_WINDOWS,
                  train_tokens_per_s=round(history["tokens_per_s"]),
                  history={k: history[k] for k in ("iter", "train_loss", "val_loss")})
     print(f"shakespeare-char: held-out loss {val:.4f} nats/char")

@@ -1,0 +1,302 @@
+"""The training loop, its callbacks, checkpoint/resume, and the command line."""
+import copy
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lesson_lib.cli import main
+from lesson_lib.gpt import GPT, GPTConfig
+from lesson_lib.pretrained import load, load_weights
+from lesson_lib.train import (Callback, CheckpointWriter, ProgressBar, TrainConfig, lr_at, resume,
+                              train)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and spinning threads crawl on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
+        "All:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to "
+        "famish?\n\n") * 12
+
+
+def tiny_gpt(dropout=0.0, seed=0):
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=2, n_embd=16,
+                         dropout=dropout))
+
+
+def patterned_ids(n=600):
+    g = torch.Generator().manual_seed(0)
+    base = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+    noise = torch.randint(0, 12, (n,), generator=g)
+    ids = base.repeat(n // 12 + 1)[:n]
+    return torch.where(torch.rand(n, generator=g) < 0.1, noise, ids)
+
+
+def tiny_config(**kw):
+    base = dict(max_iters=30, batch_size=4, block_size=8, lr=3e-3, min_lr=3e-4, warmup_iters=3,
+                eval_interval=10, eval_iters=2, seed=7)
+    return TrainConfig(**{**base, **kw})
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_train_begin(self, state):
+        self.events.append(("begin", state.iter))
+
+    def on_step(self, state):
+        self.events.append(("step", state.iter))
+
+    def on_eval(self, state):
+        self.events.append(("eval", state.iter))
+
+    def on_train_end(self, state):
+        self.events.append(("end", state.iter))
+
+
+# ------------------------------------------------------------------ schedule and config
+
+def test_lr_at_worked_example():
+    c = TrainConfig(lr=1.0, min_lr=0.0, warmup_iters=10, lr_decay_iters=110, max_iters=200)
+    assert lr_at(4, c) == pytest.approx(0.5)  # warm-up: (4 + 1) / 10
+    assert lr_at(9, c) == pytest.approx(1.0)  # warm-up ends at the peak
+    assert lr_at(10, c) == pytest.approx(1.0)  # cosine starts at the peak
+    assert lr_at(60, c) == pytest.approx(0.5)  # half-way down the cosine
+    assert lr_at(110, c) == pytest.approx(0.0) and lr_at(150, c) == 0.0
+    c2 = TrainConfig(lr=1e-3, min_lr=1e-4, warmup_iters=0, max_iters=100)
+    assert lr_at(0, c2) == pytest.approx(1e-3)
+    assert lr_at(50, c2) == pytest.approx(1e-4 + 0.5 * 9e-4)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(max_iters=-1), "max_iters must be a positive int, got -1"),
+    (dict(batch_size=0), "batch_size must be a positive int, got 0"),
+    (dict(block_size=2.5), "block_size must be a positive int, got 2.5"),
+    (dict(lr=float("nan")), "lr must be a finite number >= 0, got nan"),
+    (dict(lr=-1e-3), "lr must be a finite number >= 0"),
+    (dict(lr=1e-4, min_lr=1e-3), "min_lr=0.001 is above lr=0.0001"),
+    (dict(warmup_iters=-5), "warmup_iters must be >= 0, got -5"),
+    (dict(betas=(0.9, 1.5)), r"betas must be two numbers in \[0, 1\)"),
+])
+def test_bad_config_values_raise_value_error(kw, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kw)
+
+
+def test_bad_inputs_to_train():
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        train(tiny_gpt(), patterned_ids(), None, {"max_iters": 3})
+    with pytest.raises(ValueError, match=r"more than block_size=8 ids, got shape \(5,\)"):
+        train(tiny_gpt(), patterned_ids(5), None, tiny_config())
+
+
+# ------------------------------------------------------------------ the loop
+
+def test_same_seed_same_history_and_loss_decreases():
+    ids = patterned_ids()
+    train_ids, val_ids = ids[:500], ids[500:]
+    runs = [train(tiny_gpt(dropout=0.1), train_ids, val_ids, tiny_config(max_iters=60))
+            for _ in range(2)]
+    assert runs[0]["step_loss"] == runs[1]["step_loss"]
+    assert runs[0]["val_loss"] == runs[1]["val_loss"] and runs[0]["iter"] == [10, 20, 30, 40, 50, 60]
+    h = runs[0]
+    assert h["val_loss"][-1] < h["val_loss"][0] - 0.3  # it learned the repeating pattern
+    assert h["val_loss"][0] < math.log(12) and not h["interrupted"]
+    assert len(h["step_loss"]) == 60 and h["tokens_per_s"] > 0
+    other = train(tiny_gpt(dropout=0.1), train_ids, val_ids, tiny_config(max_iters=60, seed=8))
+    assert other["step_loss"] != h["step_loss"]  # the seed matters
+
+
+def test_callbacks_are_called_in_order():
+    rec = Recorder()
+    train(tiny_gpt(), patterned_ids(), patterned_ids(100), tiny_config(max_iters=20), [rec])
+    expected = ([("begin", 0)] + [("step", i) for i in range(10)] + [("eval", 10)]
+                + [("step", i) for i in range(10, 20)] + [("eval", 20), ("end", 20)])
+    assert rec.events == expected
+
+
+def test_batch_function_and_scalar_loss_model():
+    class Regression(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(3))
+
+        def forward(self, x, y):
+            return ((x @ self.w - y) ** 2).mean()  # a bare scalar loss is accepted
+
+    true_w = torch.tensor([1.0, -2.0, 0.5])
+
+    def batch(g):
+        x = torch.randn(16, 3, generator=g)
+        return x, x @ true_w
+
+    model = Regression()
+    h = train(model, batch, batch, tiny_config(max_iters=300, lr=0.05, min_lr=0.01,
+                                               weight_decay=0.0, eval_interval=100))
+    assert h["val_loss"][-1] < 1e-3
+    torch.testing.assert_close(model.w.detach(), true_w, atol=0.05, rtol=0)
+
+
+class InterruptAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step(self, state):
+        if state.iter == self.step:
+            raise KeyboardInterrupt
+
+
+class SnapshotAtEval(Callback):
+    def __init__(self):
+        self.snapshots = {}
+
+    def on_eval(self, state):
+        self.snapshots[state.iter] = copy.deepcopy(state.model.state_dict())
+
+
+def test_keyboard_interrupt_returns_history_and_keeps_last_checkpoint(tmp_path, capsys):
+    model, bar, snap = tiny_gpt(), ProgressBar(), SnapshotAtEval()
+    ckpt = CheckpointWriter(tmp_path, name="run")
+    h = train(model, patterned_ids(), patterned_ids(100), tiny_config(), [bar, snap, ckpt,
+                                                                          InterruptAt(24)])
+    assert h["interrupted"] is True and "Interrupted at step 24" in capsys.readouterr().out
+    assert len(h["step_loss"]) == 25 and h["iter"] == [10, 20]
+    assert bar.bar.disable  # tqdm sets this when the bar is closed
+    loaded, _ = load(tmp_path / "run.safetensors")  # the checkpoint of the last evaluation
+    assert loaded.meta["iter"] == 20 and loaded.meta["val_loss"] == h["val_loss"][-1]
+    for key, value in snap.snapshots[20].items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary files
+
+
+def test_checkpoint_interrupted_while_writing_stays_intact(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    real_save, calls = safetensors.torch.save_model, []
+
+    def flaky_save(model, filename, *args, **kwargs):
+        calls.append(filename)
+        if len(calls) == 2:  # the second evaluation dies half-way through its write
+            Path(filename).write_bytes(b"\x00" * 17)
+            raise KeyboardInterrupt
+        return real_save(model, filename, *args, **kwargs)
+
+    monkeypatch.setattr(safetensors.torch, "save_model", flaky_save)
+    snap = SnapshotAtEval()
+    h = train(tiny_gpt(), patterned_ids(), patterned_ids(100), tiny_config(),
+              [snap, CheckpointWriter(tmp_path, name="run")])
+    assert h["interrupted"] and len(calls) == 2
+    model = load_weights(tiny_gpt(seed=1), tmp_path / "run.safetensors")
+    for key, value in snap.snapshots[10].items():
+        torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "run.json", "run.safetensors", "run.train.json", "run.train.safetensors"]
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_resume_matches_an_uninterrupted_run(tmp_path, dropout):
+    ids, val = patterned_ids(), patterned_ids(100)
+    config = tiny_config(max_iters=30)
+    full = tiny_gpt(dropout)
+    h_full = train(full, ids, val, config)
+
+    first = tiny_gpt(dropout)
+    h1 = train(first, ids, val, config, [CheckpointWriter(tmp_path, name="run"), InterruptAt(14)])
+    assert h1["interrupted"] and h1["iter"] == [10]
+    second = tiny_gpt(dropout, seed=123)  # different init: every number must come from the file
+    h2 = train(second, ids, val, config, **resume(second, tmp_path / "run", config))
+    assert h1["step_loss"][:10] + h2["step_loss"] == h_full["step_loss"]
+    assert h2["iter"] == [20, 30] and h2["val_loss"] == h_full["val_loss"][1:]
+    for (k, a), b in zip(full.state_dict().items(), second.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+
+
+# ------------------------------------------------------------------ command line
+
+CLI_ARGS = ["--tokenizer", "char", "--block-size", "16", "--batch-size", "4", "--n-layer", "1",
+            "--n-head", "2", "--n-embd", "16", "--max-iters", "20", "--dropout", "0.1",
+            "--lr", "3e-3", "--min-lr", "3e-4", "--warmup-iters", "2", "--eval-interval", "10",
+            "--eval-iters", "2", "--seed", "3"]
+
+
+def check_outputs(out: Path, stdout: str):
+    last = stdout.strip().splitlines()[-1]
+    m = __import__("re").fullmatch(r"val_loss=(\S+) tokens_per_s=(\S+)", last)
+    assert m, f"last line was {last!r}"
+    val, tps = float(m.group(1)), float(m.group(2))
+    assert math.isfinite(val) and tps > 0
+    hist = json.loads((out / "history.json").read_text())
+    assert hist["iter"] == [10, 20] and len(hist["train_loss"]) == len(hist["val_loss"]) == 2
+    assert val == pytest.approx(hist["val_loss"][-1], abs=1e-4)
+    model, tok = load(out / "model.safetensors")
+    assert tok.decode(tok.encode("Speak, speak.")) == "Speak, speak."
+    assert model.config.block_size == 16 and model.config.n_embd == 16
+    return val
+
+
+def test_cli_in_process(tmp_path, capsys):
+    data = tmp_path / "tiny.txt"
+    data.write_text(TEXT + "Zounds!")  # 'Z' only in the last 10%: the char vocab covers it
+    history = main(["--data", str(data), "--out", str(tmp_path / "out"), *CLI_ARGS])
+    val = check_outputs(tmp_path / "out", capsys.readouterr().out)
+    assert val == pytest.approx(history["val_loss"][-1], abs=1e-4)
+    _, tok = load(tmp_path / "out" / "model")
+    assert "Z" in tok.chars
+
+
+def test_cli_bpe_in_process(tmp_path, capsys):
+    data = tmp_path / "tiny.txt"
+    data.write_text(TEXT)
+    args = [a if a != "char" else "bpe" for a in CLI_ARGS] + ["--vocab-size", "280"]
+    main(["--data", str(data), "--out", str(tmp_path / "out"), *args])
+    check_outputs(tmp_path / "out", capsys.readouterr().out)
+    _, tok = load(tmp_path / "out" / "model")
+    assert tok.vocab_size == 280
+
+
+def test_cli_subprocess(tmp_path):
+    data = tmp_path / "tiny.txt"
+    data.write_text(TEXT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "lesson_lib.train", "--data", str(data),
+                             "--out", str(tmp_path / "out"), *CLI_ARGS],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    check_outputs(tmp_path / "out", result.stdout)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--data": "missing.txt"}, "no text file at"),
+    ({"--block-size": "0"}, "--block-size: expected an integer >= 1, got 0"),
+    ({"--lr": "fast"}, "--lr: expected a number, got 'fast'"),
+    ({"--dropout": "1.5"}, r"--dropout: expected a number in \[0.0, 1.0\), got '1.5'"),
+    ({"--n-head": "3"}, "n_embd=16 is not divisible by n_head=3"),
+    ({"--min-lr": "1"}, "min_lr=1.0 is above lr=0.003"),
+    ({"--block-size": "500"}, "too short for --block-size 500"),
+])
+def test_cli_bad_arguments(tmp_path, capsys, change, message):
+    data = tmp_path / "tiny.txt"
+    data.write_text(TEXT)
+    args = ["--data", str(data), "--out", str(tmp_path / "out"), *CLI_ARGS]
+    for flag, value in change.items():
+        value = str(tmp_path / value) if flag == "--data" else value
+        args[args.index(flag) + 1] = value
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()

@@ -50,7 +50,7 @@ pdf: install $(WEB_STAMP)
 test: unit notebooks browser
 
 unit: install
-	$(OFFLINE) $(PYTEST) tests -q --ignore=tests/browser --ignore=tests/test_notebooks.py
+	OMP_NUM_THREADS=1 $(OFFLINE) $(PYTEST) tests -q --ignore=tests/browser --ignore=tests/test_notebooks.py
 
 # One PyTorch thread per kernel: the chapters' models are small, and a second thread
 # only waits for the first when anything else shares the CPU.

@@ -169,7 +169,8 @@ def freeze_live_plots(nb):
             ids = _descendants(view["model_id"], state) if view else set()
             figures = [_model_state(state[i]) for i in sorted(ids)
                        if "_widget_data" in state[i].get("state", {})]
-            if not figures:
+            live = any(state[i].get("model_module") == "anywidget" for i in ids)
+            if not live:
                 new_outputs.append(out)
                 continue
             frozen |= ids
@@ -182,8 +183,23 @@ def freeze_live_plots(nb):
                                 "data": {"text/html": "\n".join(parts)}})
         if "outputs" in cell:
             cell["outputs"] = new_outputs
-    for model_id in frozen:  # the widget manager would otherwise start the live plot's JS
+    # The widget manager loads every model in the saved state, so any anywidget left there
+    # (shown or not) would fetch its code from a CDN: drop those and whatever refers to them.
+    gone = set(frozen) | {i for i, m in state.items() if m.get("model_module") == "anywidget"}
+    while True:
+        refers = {i for i, m in state.items() if i not in gone and set(
+            re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(m.get("state", {})))) & gone}
+        if not refers:
+            break
+        gone |= refers
+    for model_id in gone:
         state.pop(model_id, None)
+    for cell in nb.cells:  # a view of a dropped model can no longer be drawn
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view and view.get("model_id") in gone:
+                out["data"] = {"text/html": "<p><em>A live widget: run this chapter in "
+                                            "JupyterLab to use it.</em></p>"}
     return nb
 
 

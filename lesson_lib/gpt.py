@@ -66,7 +66,7 @@ def _positive_int(name: str, value) -> None:
 
 @dataclass
 class GPTConfig:
-    vocab_size: int  # V: number of token ids (65 Shakespeare characters; 50,257 for GPT-2)
+    vocab_size: int  # V: number of token ids (63 characters in our corpus; 50,257 for GPT-2)
     block_size: int  # longest context in tokens (GPT-1: 512, GPT-2: 1,024)
     n_layer: int  # L: number of blocks
     n_head: int  # H: attention heads per block

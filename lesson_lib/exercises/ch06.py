@@ -97,7 +97,8 @@ def _first_only(ids, pair, new_id):
     return list(ids)
 
 
-_SKIP = "after replacing a pair, skip past both of its ids (i += 2)"
+_SKIP = ("after replacing a pair, skip past both of its ids: walk with a while loop and "
+         "move i by 2 after a hit, by 1 otherwise (in a for loop, i += 2 changes nothing)")
 _WRONG_MERGES = [
     (lambda ids, p, n: merge(ids[::-1], p[::-1], n)[::-1],
      "you merged from the right; scan left to right, so 7 7 7 becomes [new, 7]"),
@@ -134,7 +135,7 @@ def check_merge(fn) -> Feedback:
         hint = next((h for wrong, h in _WRONG_MERGES if wrong(before, pair, new_id) == got),
                     "walk i along the list: if ids[i], ids[i+1] is the pair, append new_id "
                     "and move 2; otherwise append ids[i] and move 1")
-        return failed(f"{shown}. {hint}")
+        return failed(f"{shown}. {hint[0].upper()}{hint[1:]}")
     return passed("one merge step: every (a, b) becomes the new id, left to right, no "
                   "overlaps. Training repeats it with the most frequent pair each time.")
 
@@ -188,7 +189,8 @@ def check_encode(fn) -> Feedback:
             continue
         for wrong, hint in _wrong_encoders(merges):
             if got == wrong(text):
-                return failed(f"for {text!r} you returned {got}, expected {want}. {hint}")
+                return failed(f"for {text!r} you returned {got}, expected {want}. "
+                              f"{hint[0].upper()}{hint[1:]}")
         return failed(f"for {text!r} you returned {got}, expected {want}: start from "
                       "list(text.encode('utf-8')) and apply merge(ids, pair, new_id) for "
                       "each ((a, b), new_id) in merges, in order")

@@ -178,6 +178,7 @@ def dashboard(tmp_path):
 def test_visualizer_dashboard_in_voila(page, dashboard, shots):
     seen = []
     for load in range(2):
+        page.problems.clear()  # judge the page that worked, report the one that did not
         page.goto(dashboard, wait_until="domcontentloaded")
         page.wait_for_selector(".jupyter-widgets .js-plotly-plot", timeout=180_000)
         # voila renders cells as they run; wait for the last ones (the exercise solutions).
@@ -193,7 +194,9 @@ def test_visualizer_dashboard_in_voila(page, dashboard, shots):
             break
         # Record whether the key presses reached the slider (its readout moves in the page
         # alone) or the kernel never answered; then load the dashboard once more.
-        seen.append(f"load {load}: slider readout {start} -> {readout.inner_text()}")
+        errors = [p for p in page.problems if "page error" in p]
+        seen.append(f"load {load}: slider readout {start} -> {readout.inner_text()}, "
+                    f"page errors {errors}")
         page.screenshot(path=str(shots / f"visualizer-dashboard-stuck-{load}.png"),
                         full_page=True)
     else:

@@ -175,7 +175,12 @@ def dashboard(tmp_path):
     _stop(proc)
 
 
-def test_visualizer_dashboard_in_voila(page, dashboard, shots):
+def test_visualizer_dashboard_in_voila(page, dashboard, shots, tmp_path):
+    """Known flake, not understood: on some first loads the slider moves in the page but
+    the plot never redraws (once with "[anywidget] Failed to initialize model"; once voila
+    logged that the kernel websocket closed right after connecting). It happened on about
+    1 load in 5 when this test ran alone, and on most runs after the deck and JupyterLab
+    tests, hence `make browser` runs it first; a second load has always answered alone."""
     seen = []
     for load in range(2):
         page.problems.clear()  # judge the page that worked, report the one that did not
@@ -200,7 +205,9 @@ def test_visualizer_dashboard_in_voila(page, dashboard, shots):
         page.screenshot(path=str(shots / f"visualizer-dashboard-stuck-{load}.png"),
                         full_page=True)
     else:
-        pytest.fail(f"driving a widget did not change its plot ({'; '.join(seen)})")
+        log = (tmp_path / "server.log").read_text(errors="replace")[-1500:]
+        pytest.fail(f"driving a widget did not change its plot ({'; '.join(seen)}); "
+                    f"voila log: {log}")
     page.screenshot(path=str(shots / "visualizer-dashboard.png"), full_page=True)
     # voila's default template asks a CDN for an icon font; nothing else may go out.
     problems = [p for p in page.problems if not re.search(r"fontawesome|\.woff2?|\.ttf", p)]

@@ -23,13 +23,12 @@ train in a few minutes on two CPU cores.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from .recipes import recipe
+from .recipes import _clock, _meta, recipe
 
 __all__ = ["zeroshot_tasks", "icl_mapping", "ICL_SHOTS"]
 
@@ -51,12 +50,6 @@ def _sharpen_attention_init(model, std: float) -> None:
             torch.nn.init.normal_(block.attn.k_proj.weight, mean=0.0, std=std)
 
 
-def _meta(name: str, started: float, **numbers) -> dict:
-    return {"recipe": name, "rebuild": f"python -m lesson_lib.pretrained build {name}",
-            "rebuild_seconds": round(time.perf_counter() - started, 1),
-            "torch": torch.__version__, **numbers}
-
-
 @recipe("zeroshot-tasks")
 def zeroshot_tasks(out_dir: Path) -> Path:
     """Chapter 09's model: LM objective only, tasks met as text (a few minutes on 2 CPUs)."""
@@ -67,7 +60,7 @@ def zeroshot_tasks(out_dir: Path) -> Path:
     from .tokenizers import CharTokenizer
     from .train import ProgressBar, TrainConfig, train
 
-    started = time.perf_counter()
+    started = _clock()
     tok = CharTokenizer.from_text(load_corpus())  # the corpus characters cover the tasks too
     torch.manual_seed(1337)  # weight initialisation
     model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=96, n_layer=3, n_head=4,
@@ -103,7 +96,7 @@ def icl_mapping(out_dir: Path) -> Path:
     from .tokenizers import CharTokenizer
     from .train import ProgressBar, TrainConfig, train
 
-    started = time.perf_counter()
+    started = _clock()
     tok = CharTokenizer.from_text(icl.ALPHABET)
     torch.manual_seed(0)  # weight initialisation
     model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=2 * icl.SEQ_PAIRS, n_layer=2,

@@ -41,6 +41,12 @@ from typing import Optional, Sequence
 
 import torch
 
+from .checkpoints import save
+from .data import get_batch, load_text, train_val_split
+from .gpt import GPT, GPTConfig
+from .tokenizers import GPT4_SPLIT_PATTERN, BPETokenizer, CharTokenizer
+from .train import ProgressBar, TrainConfig, estimate_loss, train
+
 __all__ = ["build_parser", "main"]
 
 
@@ -105,9 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _tokenize(text: str, args):
     """``(tokenizer, train_ids, val_ids)``, split on characters before tokenizing."""
-    from .data import train_val_split
-    from .tokenizers import GPT4_SPLIT_PATTERN, BPETokenizer, CharTokenizer
-
     train_text, val_text = train_val_split(text)
     if args.tokenizer == "char":
         tok = CharTokenizer.from_text(text)  # the alphabet of the whole file, see the docstring
@@ -119,11 +122,6 @@ def _tokenize(text: str, args):
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the history."""
-    from .data import get_batch, load_text
-    from .gpt import GPT, GPTConfig
-    from .pretrained import save
-    from .train import ProgressBar, TrainConfig, estimate_loss, train
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

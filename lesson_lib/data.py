@@ -38,7 +38,7 @@ import json
 import os
 from bisect import bisect_right
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor
@@ -47,7 +47,7 @@ __all__ = [
     "CORPUS_DIR", "CORPUS_PATH", "PLAYS_PATH", "PAD", "BOS", "EOS", "N_SPECIAL",
     "load_corpus", "load_text", "load_plays", "play_of_offset", "Line", "corpus_lines",
     "train_val_split", "get_batch",
-    "make_copy_task", "make_reverse_task", "make_sort_task", "add_bos_eos", "shift_right",
+    "make_copy_task", "make_reverse_task", "reverse_batch", "make_sort_task", "add_bos_eos", "shift_right",
 ]
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "assets" / "corpus"
@@ -281,3 +281,11 @@ def shift_right(tgt: Tensor, start_id: int = BOS) -> Tensor:
     _int("start_id", start_id, minimum=0)
     start = tgt.new_full((*tgt.shape[:-1], 1), start_id)  # (..., 1)
     return torch.cat([start, tgt[..., :-1]], dim=-1)  # (..., T)
+
+
+def reverse_batch(batch_size: int, lengths: tuple, vocab_size: int) -> Callable:
+    """``batch(generator) -> (src, tgt)``: one random length from ``lengths`` per batch."""
+    def batch(g: torch.Generator):
+        T = lengths[int(torch.randint(len(lengths), (1,), generator=g))]
+        return make_reverse_task(batch_size, T, vocab_size, generator=g)  # (B, T), (B, T)
+    return batch

@@ -1,320 +1,139 @@
-"""Shipped checkpoints: safe saving, loading and rebuilding.
+"""Shipped models and results: load them, list them, rebuild them, verify them.
 
-A checkpoint is two files side by side::
+``load(name_or_path) -> (model, tokenizer)`` and ``list_checkpoints()``
+come from ``lesson_lib.checkpoints`` (the file format); this module adds the
+command line that rebuilds every shipped asset from its recipe
+(``lesson_lib.recipes``)::
 
-    assets/checkpoints/NAME.safetensors   the weights (safetensors: no code runs on load)
-    assets/checkpoints/NAME.json          model kind, config, tokenizer, how it was made
-
-``load(name_or_path) -> (model, tokenizer)`` accepts a shipped name
-(``list_checkpoints()``) or a path to either file. Pickle-based formats
-(``.pt``, ``.pth``, ``.pkl``, ``.ckpt``, ``.bin``) are refused *before*
-anything is read: unpickling runs arbitrary code. A truncated or corrupted
-file, a JSON config that does not match the weights, or a missing sidecar
-each raise a ``ValueError`` or ``FileNotFoundError`` that says which file
-is wrong and what was expected.
-
-Every shipped checkpoint is rebuilt by its recipe::
-
-    python -m lesson_lib.pretrained build shakespeare-char
     python -m lesson_lib.pretrained list
+    python -m lesson_lib.pretrained build shakespeare-char [--out DIR] [--smoke]
+    python -m lesson_lib.pretrained verify shakespeare-char
 
-Recipes live in ``lesson_lib.recipes``; this module only registers them.
-Left out: sharded checkpoints and downloading from a hub (nothing here
-touches the network).
+``build --smoke`` runs the real recipe at a toy size in seconds (the tests
+run every one). ``verify`` rebuilds an asset in full into a temporary
+folder and compares the numbers its shipped JSON records with the
+rebuild's, within the tolerance the recipe states; it prints a table and
+exits with status 1 on a mismatch. ``make verify`` runs it for all.
 """
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import struct
+import math
 import sys
+import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
-import torch
-from torch import nn
+from .checkpoints import (CHECKPOINT_DIR, RESULTS_DIR, list_checkpoints, load, load_train_state,
+                          load_weights, save, save_train_state)
+from .recipes import RECIPES
 
-__all__ = ["CHECKPOINT_DIR", "list_checkpoints", "load", "save", "load_weights",
-           "save_train_state", "load_train_state", "build"]
-
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
-PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
-FORMAT = "lesson_lib.checkpoint"
+__all__ = ["CHECKPOINT_DIR", "RESULTS_DIR", "list_checkpoints", "load", "save", "load_weights",
+           "save_train_state", "load_train_state", "build", "verify", "compare"]
 
 
-# ------------------------------------------------------------------ paths and validation
-
-def list_checkpoints() -> list[str]:
-    """Names of the checkpoints shipped in ``assets/checkpoints``."""
-    return sorted(p.stem for p in CHECKPOINT_DIR.glob("*.safetensors")
-                  if p.with_suffix(".json").exists())
+def _recipe(name: str):
+    if name not in RECIPES:
+        raise ValueError(f"no recipe named {name!r}; recipes are {sorted(RECIPES)}")
+    return RECIPES[name]
 
 
-def _resolve(name_or_path) -> Path:
-    """The ``.safetensors`` path for a shipped name or a user path (either file)."""
-    if not isinstance(name_or_path, (str, os.PathLike)):
-        raise TypeError(f"expected a checkpoint name or path, got {type(name_or_path).__name__}")
-    if not str(name_or_path).strip():
-        raise ValueError(f"the checkpoint name is empty; shipped checkpoints are "
-                         f"{list_checkpoints()}, or pass a path to a .safetensors file")
-    path = Path(name_or_path)
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder; expected a .safetensors file (with its .json "
-                         "next to it) or a shipped checkpoint name")
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise ValueError(f"{path} looks like a pickle checkpoint ({path.suffix}); pickles can run "
-                         "arbitrary code when loaded, so they are refused. Convert it to "
-                         ".safetensors + .json with lesson_lib.pretrained.save.")
-    if path.suffix in (".safetensors", ".json") or path.exists() or os.sep in str(name_or_path):
-        path = path.with_suffix(".safetensors") if path.suffix in ("", ".json") else path
-        if not path.exists():
-            raise FileNotFoundError(f"no checkpoint weights at {path}")
-        return path
-    known = list_checkpoints()
-    if str(name_or_path) not in known:
-        raise ValueError(f"unknown checkpoint {str(name_or_path)!r}; shipped checkpoints are "
-                         f"{known}, or pass a path to a .safetensors file")
-    return CHECKPOINT_DIR / f"{name_or_path}.safetensors"
+def build(name: str, out_dir=None, smoke: bool = False) -> Path:
+    """Rebuild asset ``name`` by its recipe into ``out_dir`` (default: where it is shipped).
+
+    ``smoke=True`` runs the same recipe at a toy size; it needs an ``out_dir``
+    so that a toy never overwrites a shipped asset.
+    """
+    r = _recipe(name)
+    if smoke and out_dir is None:
+        raise ValueError("a smoke build needs out_dir, so it never overwrites the shipped "
+                         f"{r.shipped_path}")
+    out = Path(out_dir) if out_dir is not None else r.shipped_in
+    out.mkdir(parents=True, exist_ok=True)
+    return r.build(out, smoke)
 
 
-def _check_safetensors_file(path: Path) -> None:
-    """Refuse anything that is not a complete safetensors file, reading only its header."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(9)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
-        raise ValueError(f"{path} is a pickle/zip (torch.save) file, not safetensors; it is "
-                         "refused without being unpickled")
-    if len(head) < 9:
-        raise ValueError(f"{path} is truncated ({size} bytes): a safetensors file starts with "
-                         "an 8-byte header length")
-    (n,) = struct.unpack("<Q", head[:8])
-    if head[8:9] != b"{" or 8 + n > size:
-        raise ValueError(f"{path} is not a valid safetensors file: header claims {n} bytes but "
-                         f"the file has {size} (truncated or corrupted)")
-    with open(path, "rb") as f:
-        f.seek(8)
-        try:
-            header = json.loads(f.read(n))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path} has a corrupted safetensors header: {err}") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} has a corrupted safetensors header: expected a JSON object "
-                         f"of tensors, got a {type(header).__name__}")
-    for key, v in header.items():
-        offsets = v.get("data_offsets") if isinstance(v, dict) else None
-        if key != "__metadata__" and not (
-                isinstance(offsets, list) and len(offsets) == 2
-                and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-                and 0 <= offsets[0] <= offsets[1]):
-            raise ValueError(f"{path} has a corrupted safetensors header: tensor {key!r} has "
-                             f"data_offsets {offsets!r}; expected [start, end] with "
-                             "0 <= start <= end")
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    if 8 + n + end != size:
-        raise ValueError(f"{path} is truncated or corrupted: expected {8 + n + end} bytes, "
-                         f"found {size}")
+def compare(name: str, shipped: dict, rebuilt: dict) -> list[dict]:
+    """Rows ``{"number", "shipped", "rebuilt", "gap", "tolerance", "ok", "why"}``.
+
+    Each of the recipe's numbers is compared between two JSON documents of
+    the same asset; a number missing from either counts as a mismatch.
+    """
+    r = _recipe(name)
+    want, got = r.numbers(shipped), r.numbers(rebuilt)
+    rows = []
+    for label in sorted(set(want) | set(got)):
+        tol, why = r.tolerance_of(label)
+        a, b = want.get(label), got.get(label)
+        gap = abs(a - b) if a is not None and b is not None else math.inf
+        rows.append({"number": label, "shipped": a, "rebuilt": b, "gap": gap,
+                     "tolerance": tol, "ok": gap <= tol, "why": why})
+    return rows
 
 
-def _read_json(path: Path) -> dict:
-    side = path.with_suffix(".json")
-    if not side.exists():
-        raise FileNotFoundError(f"{path} has no JSON sidecar: expected {side} with the model "
-                                "config next to the weights")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{side} is not valid JSON: {err}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT \
-            or not isinstance(meta.get("kind"), str):
-        raise ValueError(f"{side} is not a lesson_lib checkpoint config (expected "
-                         f"'format': '{FORMAT}' and a 'kind')")
-    return meta
+def _read(path: Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # safetensors creates files private to the owner
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def verify(name: str, out_dir=None) -> list[dict]:
+    """Rebuild ``name`` in full (into ``out_dir`` or a temporary folder) and compare."""
+    r = _recipe(name)
+    shipped = _read(r.shipped_path)
+    with tempfile.TemporaryDirectory(prefix=f"verify-{name}-") as tmp:
+        out = Path(out_dir) if out_dir is not None else Path(tmp)
+        build(name, out)
+        return compare(name, shipped, _read(out / r.output))
 
 
-# ------------------------------------------------------------------ models <-> files
-
-def _model_spec(model: nn.Module) -> tuple[str, dict]:
-    from dataclasses import asdict
-
-    from .gpt import GPT
-    from .transformer import Transformer
-
-    if isinstance(model, GPT):
-        return "gpt", asdict(model.config)
-    if isinstance(model, Transformer):
-        return "transformer", dict(model.init_args)
-    extra = getattr(model, "checkpoint_spec", None)
-    if extra is not None:
-        return extra()
-    raise TypeError(f"cannot save a {type(model).__name__}: expected a GPT or a Transformer, "
-                    "or a model with a checkpoint_spec() -> (kind, config) method")
+def format_table(name: str, rows: list[dict]) -> str:
+    """A plain-text table of :func:`compare`'s rows."""
+    fmt = lambda v: "missing" if v is None else f"{v:.4f}"  # noqa: E731
+    width = max(len(r["number"]) for r in rows)
+    lines = [f"{name}: {sum(r['ok'] for r in rows)}/{len(rows)} numbers within tolerance",
+             f"  {'number':{width}}  {'shipped':>8}  {'rebuilt':>8}  {'gap':>7}  {'allowed':>7}"]
+    for r in rows:
+        lines.append(f"  {r['number']:{width}}  {fmt(r['shipped']):>8}  {fmt(r['rebuilt']):>8}  "
+                     f"{r['gap']:7.4f}  {r['tolerance']:7.4f}  {'ok' if r['ok'] else 'MISMATCH'}")
+    lines.append(f"  tolerance: {rows[0]['why']}" if len({r['why'] for r in rows}) == 1 else
+                 "  tolerances: " + "; ".join(sorted({r["why"] for r in rows})))
+    return "\n".join(lines)
 
 
-def _build_model(kind: str, config: dict) -> nn.Module:
-    from .gpt import GPT, GPTConfig
-    from .transformer import Transformer
-
-    builders = {"gpt": lambda c: GPT(GPTConfig(**c)), "transformer": lambda c: Transformer(**c)}
-    from . import recipes
-
-    builders.update(recipes.EXTRA_KINDS)
-    if kind not in builders:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(builders)}")
-    try:
-        return builders[kind](config)
-    except TypeError as err:
-        raise ValueError(f"the config does not fit a {kind} model: {err}") from None
-
-
-def save(model: nn.Module, tokenizer, path, meta: Optional[dict] = None) -> Path:
-    """Write ``path.safetensors`` and ``path.json`` atomically; return the weights path."""
-    from safetensors.torch import save_model
-
-    kind, config = _model_spec(model)
-    path = Path(path)
-    path = path.with_suffix(".safetensors") if path.suffix in ("", ".json", ".safetensors") \
-        else path.with_name(path.name + ".safetensors")
-    side = {"format": FORMAT, "version": 1, "kind": kind, "config": config,
-            "tokenizer": tokenizer.to_dict() if tokenizer is not None else None,
-            "meta": meta or {}}
-    _atomic_write(path, lambda tmp: save_model(model, str(tmp)))
-    _atomic_write(path.with_suffix(".json"),
-                  lambda tmp: tmp.write_text(json.dumps(side, indent=1), encoding="utf-8"))
-    return path
-
-
-def load_weights(model: nn.Module, name_or_path) -> nn.Module:
-    """Load checked safetensors weights into an existing ``model`` (strict)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_model
-
-    path = _resolve(name_or_path)
-    _check_safetensors_file(path)
-    try:
-        load_model(model, str(path), strict=True)
-    except RuntimeError as err:
-        detail = " ".join(line.strip() for line in str(err).splitlines()[:2])  # + first reason
-        raise ValueError(f"the weights in {path} do not match the model: "
-                         f"{detail[:400]}") from None
-    except SafetensorError as err:  # a header that parses as JSON but describes bad tensors
-        raise ValueError(f"{path} is a corrupted safetensors file: {str(err)[:300]}") from None
-    return model
-
-
-def load(name_or_path):
-    """``(model, tokenizer)`` from a shipped name or a path; the model is in eval mode."""
-    from .tokenizers import Tokenizer
-
-    path = _resolve(name_or_path)
-    _check_safetensors_file(path)  # a pickle is reported as one, even without a sidecar
-    meta = _read_json(path)
-    model = _build_model(meta["kind"], meta.get("config", {}))
-    load_weights(model, path)
-    tok = meta.get("tokenizer")
-    tokenizer = Tokenizer.from_dict(tok) if tok else None
-    model.meta = meta.get("meta", {})
-    return model.eval(), tokenizer
-
-
-# ------------------------------------------------------------------ training state (resume)
-
-def save_train_state(path, optimizer, iteration: int, generator, history: dict) -> None:
-    """Optimizer moments, step and RNG states next to a checkpoint: ``path.train.*``."""
-    from safetensors.torch import save_file
-
-    base = Path(path).with_suffix("")
-    sd = optimizer.state_dict()
-    tensors = {f"state.{pid}.{k}": v.contiguous() for pid, st in sd["state"].items()
-               for k, v in st.items() if isinstance(v, torch.Tensor)}
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.batches"] = generator.get_state()
-    info = {"iter": iteration, "param_groups": sd["param_groups"], "history": history}
-    _atomic_write(base.with_name(base.name + ".train.safetensors"),
-                  lambda tmp: save_file(tensors, str(tmp)))
-    _atomic_write(base.with_name(base.name + ".train.json"),
-                  lambda tmp: tmp.write_text(json.dumps(info), encoding="utf-8"))
-
-
-def load_train_state(path, optimizer):
-    """Restore ``optimizer`` and the RNGs; return ``(start_iter, batch_generator)``."""
-    from safetensors.torch import load_file
-
-    base = Path(path).with_suffix("")
-    tpath = base.with_name(base.name + ".train.safetensors")
-    jpath = base.with_name(base.name + ".train.json")
-    for p in (tpath, jpath):
-        if not p.exists():
-            raise FileNotFoundError(f"no training state at {p}; was the run saved with "
-                                    "CheckpointWriter?")
-    _check_safetensors_file(tpath)
-    from safetensors import SafetensorError
-
-    try:
-        tensors = load_file(str(tpath))
-    except SafetensorError as err:
-        raise ValueError(f"{tpath} is a corrupted safetensors file: {str(err)[:300]}") from None
-    try:
-        info = json.loads(jpath.read_text(encoding="utf-8"))
-        info["iter"], info["param_groups"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{jpath} is not a training state written by save_train_state "
-                         f"(expected JSON with 'iter' and 'param_groups'): {err!r}") from None
-    state: dict = {}
-    for key, value in tensors.items():
-        if key.startswith("state."):
-            _, pid, name = key.split(".", 2)
-            state.setdefault(int(pid), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
-    torch.set_rng_state(tensors["rng.torch"])
-    generator = torch.Generator()
-    generator.set_state(tensors["rng.batches"])
-    return info["iter"], generator
-
-
-# ------------------------------------------------------------------ recipes
-
-def build(name: str, out_dir=None) -> Path:
-    """Rebuild a shipped checkpoint by its recipe (see ``lesson_lib.recipes``)."""
-    from . import recipes
-
-    if name not in recipes.RECIPES:
-        raise ValueError(f"no recipe named {name!r}; recipes are {sorted(recipes.RECIPES)}")
-    return recipes.RECIPES[name](Path(out_dir) if out_dir else CHECKPOINT_DIR)
-
-
-def _cli(argv: list[str]) -> int:
-    import argparse
-
-    from . import recipes
-
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``list``, ``build NAME [--out DIR] [--smoke]`` or ``verify NAME [NAME ...]``."""
     parser = argparse.ArgumentParser(prog="python -m lesson_lib.pretrained",
-                                     description="List or rebuild the shipped checkpoints.")
+                                     description="List, rebuild or verify the shipped assets.")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list shipped checkpoints and recipes")
-    b = sub.add_parser("build", help="rebuild a checkpoint by its recipe")
-    b.add_argument("name", choices=sorted(recipes.RECIPES))
-    b.add_argument("--out", default=None, help=f"output folder (default {CHECKPOINT_DIR})")
+    b = sub.add_parser("build", help="rebuild an asset by its recipe")
+    b.add_argument("name", choices=sorted(RECIPES))
+    b.add_argument("--out", default=None, help="output folder (default: where it is shipped)")
+    b.add_argument("--smoke", action="store_true",
+                   help="the same recipe at a toy size, in seconds (needs --out)")
+    v = sub.add_parser("verify", help="rebuild in full and compare with the shipped numbers")
+    v.add_argument("names", nargs="+", choices=sorted(RECIPES) + ["all"], metavar="NAME")
     args = parser.parse_args(argv)
     if args.cmd == "list":
         print("shipped:", ", ".join(list_checkpoints()) or "(none)")
-        print("recipes:", ", ".join(sorted(recipes.RECIPES)))
+        print("recipes:", ", ".join(sorted(RECIPES)))
         return 0
-    print(f"wrote {build(args.name, args.out)}")
-    return 0
+    if args.cmd == "build":
+        if args.smoke and args.out is None:
+            parser.error("--smoke needs --out DIR, so a toy never overwrites a shipped asset")
+        print(f"wrote {build(args.name, args.out, smoke=args.smoke)}")
+        return 0
+    names = sorted(RECIPES) if "all" in args.names else args.names
+    failed = []
+    for name in names:
+        rows = verify(name)
+        print(format_table(name, rows), flush=True)
+        if not all(r["ok"] for r in rows):
+            failed.append(name)
+    print(f"verify: {len(names) - len(failed)}/{len(names)} assets reproduce"
+          + (f"; mismatched: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(_cli(sys.argv[1:]))
+    sys.exit(main())

@@ -16,6 +16,10 @@ and the output Linear, as in section 3.4 (needs one shared vocabulary).
 The defaults are the paper's base model: d_model 512, 8 heads, 6 layers,
 d_ff 2048, dropout 0.1.
 
+Training and scoring helpers live here too: ``Seq2SeqLoss`` wraps the
+model for ``lesson_lib.train`` (teacher forcing with the toy tasks' BOS and
+EOS ids) and ``exact_match`` scores greedy decoding.
+
 Left out: label smoothing, beam search (we decode greedily), the learning
 rate schedule of 5.3 (see ``lesson_lib.train``), checkpoint averaging.
 """
@@ -26,13 +30,15 @@ import numbers
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention import causal_mask
+from .data import BOS, EOS, shift_right
 from .layers import DecoderLayer, EncoderLayer
 from .positional import SinusoidalPositionalEncoding
 
-__all__ = ["Transformer"]
+__all__ = ["Transformer", "Seq2SeqLoss", "exact_match"]
 
 
 class Transformer(nn.Module):
@@ -174,3 +180,32 @@ class Transformer(nn.Module):
                 break
         self.train(was_training)
         return (ys, cross) if return_attn else ys
+
+
+class Seq2SeqLoss(nn.Module):
+    """Wraps a ``Transformer`` for ``lesson_lib.train``: ``(src, tgt) -> (logits, loss)``.
+
+    The decoder reads ``[BOS, t1, ..., tn]`` and learns to output
+    ``[t1, ..., tn, EOS]`` (teacher forcing): for ``tgt = [5, 3]`` the
+    decoder input is ``[1, 5, 3]`` and the target ``[5, 3, 2]``.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src: Tensor, tgt: Tensor):
+        out = torch.cat([tgt, torch.full_like(tgt[:, :1], EOS)], dim=1)  # (B, T + 1)
+        logits = self.model(src, shift_right(out))  # (B, T + 1, V)
+        return logits, F.cross_entropy(logits.flatten(0, 1), out.flatten())
+
+
+@torch.no_grad()
+def exact_match(model, src: Tensor, tgt: Tensor) -> float:
+    """Share of rows whose greedy decoding is exactly ``tgt`` followed by EOS."""
+    ys = model.greedy_decode(src, tgt.shape[1] + 1, BOS, EOS)  # (B, 1 + T + 1) at most
+    want = torch.cat([tgt, torch.full_like(tgt[:, :1], EOS)], dim=1)  # (B, T + 1)
+    got = ys[:, 1:]
+    if got.shape[1] != want.shape[1]:
+        return 0.0
+    return (got == want).all(dim=1).float().mean().item()

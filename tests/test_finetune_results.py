@@ -5,10 +5,7 @@ from pathlib import Path
 import pytest
 
 from lesson_lib.finetune import TASKS, make_task
-from lesson_lib.recipes_gpt1 import RESULTS_PATH, SETTINGS, VARIANTS
-
-pytestmark = pytest.mark.skipif(not Path(RESULTS_PATH).exists(),
-                                reason="assets/results/finetune.json not built yet")
+from lesson_lib.recipes.finetune_results import RESULTS_PATH, SETTINGS, VARIANTS
 
 
 @pytest.fixture(scope="module")

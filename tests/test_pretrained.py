@@ -10,6 +10,9 @@ import pytest
 import torch
 
 from lesson_lib import recipes
+from lesson_lib.recipes.registry import recipe
+from lesson_lib.train import heldout_loss
+from lesson_lib.transformer import exact_match
 from lesson_lib.data import load_corpus, make_reverse_task, train_val_split
 from lesson_lib.gpt import GPT, GPTConfig
 from lesson_lib.pretrained import build, list_checkpoints, load, load_weights, save
@@ -210,12 +213,15 @@ def test_unknown_name_lists_known_names():
 def test_recipe_registry_refuses_a_second_owner():
     assert {"shakespeare-char", "toy-reverse"} <= set(recipes.RECIPES)
 
-    def shakespeare_char(out_dir):  # same name, another function
+    def shakespeare_char(out_dir, smoke=False):  # same name, another function
         return out_dir
 
+    register = recipe("shakespeare-char", shipped_in=ROOT, output="x.json",
+                      numbers=lambda doc: {}, tolerance={})
     with pytest.raises(ValueError, match="'shakespeare-char' is already registered"):
-        recipes.recipe("shakespeare-char")(shakespeare_char)
-    assert recipes.RECIPES["shakespeare-char"] is recipes.shakespeare_char
+        register(shakespeare_char)
+    assert recipes.RECIPES["shakespeare-char"].build is \
+        recipes.shakespeare_char.shakespeare_char
 
 
 def test_heldout_loss_worked_example():
@@ -226,9 +232,9 @@ def test_heldout_loss_worked_example():
                                                              targets.flatten())
 
     ids = torch.arange(1001) % 7
-    assert recipes.heldout_loss(Uniform(), ids, 100) == pytest.approx(torch.log(torch.tensor(7.)))
+    assert heldout_loss(Uniform(), ids, 100) == pytest.approx(torch.log(torch.tensor(7.)))
     with pytest.raises(ValueError, match="more than block_size=100 tokens"):
-        recipes.heldout_loss(Uniform(), ids[:100], 100)
+        heldout_loss(Uniform(), ids[:100], 100)
 
 
 # ------------------------------------------------------------------ shipped checkpoints
@@ -252,7 +258,7 @@ def test_shakespeare_char_loads_and_keeps_its_recorded_loss():
     assert torch.isfinite(logits).all()
     # the same 96 windows the recipe scored when it saved the model
     windows = model.meta["quick_windows"]
-    loss = recipes.heldout_loss(model, val_ids, model.config.block_size, max_windows=windows)
+    loss = heldout_loss(model, val_ids, model.config.block_size, max_windows=windows)
     assert loss <= model.meta["val_loss_quick"] + 0.05
     assert abs(loss - model.meta["val_loss"]) < 0.15  # a fair sample of the whole held-out part
     assert model.meta["val_loss"] <= 1.75 and model.meta["recipe"] == "shakespeare-char"
@@ -266,5 +272,5 @@ def test_toy_reverse_reverses_fresh_sequences():
     src, tgt = make_reverse_task(200, 8, model.src_vocab_size, seed=4242)
     logits = model(src, tgt)
     assert torch.isfinite(logits).all()
-    assert recipes.exact_match(model, src, tgt) >= 0.95
+    assert exact_match(model, src, tgt) >= 0.95
     assert model.meta["exact_match"] >= 0.95

@@ -184,9 +184,9 @@ def test_keyboard_interrupt_returns_history_and_keeps_last_checkpoint(tmp_path, 
 
 
 def test_checkpoint_interrupted_while_writing_stays_intact(tmp_path, monkeypatch):
-    import safetensors.torch
+    from lesson_lib import checkpoints
 
-    real_save, calls = safetensors.torch.save_model, []
+    real_save, calls = checkpoints.save_model, []
 
     def flaky_save(model, filename, *args, **kwargs):
         calls.append(filename)
@@ -195,7 +195,7 @@ def test_checkpoint_interrupted_while_writing_stays_intact(tmp_path, monkeypatch
             raise KeyboardInterrupt
         return real_save(model, filename, *args, **kwargs)
 
-    monkeypatch.setattr(safetensors.torch, "save_model", flaky_save)
+    monkeypatch.setattr(checkpoints, "save_model", flaky_save)
     snap = SnapshotAtEval()
     h = train(tiny_gpt(), patterned_ids(), patterned_ids(100), tiny_config(),
               [snap, CheckpointWriter(tmp_path, name="run")])

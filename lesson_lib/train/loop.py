@@ -24,8 +24,9 @@ the history so far is returned with ``interrupted=True``.
 
 Left out: mixed precision, gradient accumulation, distributed training.
 
-The command line (``python -m lesson_lib.train --help``) trains a GPT on a
-text file; see :func:`main`.
+``heldout_loss`` scores a model on every window of a held-out text. The
+command line (``python -m lesson_lib.train --help``) trains a GPT on a text
+file; it lives in ``lesson_lib.cli`` and uses this loop.
 """
 from __future__ import annotations
 
@@ -37,10 +38,11 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from .data import get_batch
+from ..checkpoints import load_train_state, load_weights, save, save_train_state
+from ..data import get_batch
 
-__all__ = ["TrainConfig", "TrainState", "train", "lr_at", "estimate_loss", "Callback",
-           "ProgressBar", "CheckpointWriter", "resume", "make_optimizer"]
+__all__ = ["TrainConfig", "TrainState", "train", "lr_at", "estimate_loss", "heldout_loss",
+           "Callback", "ProgressBar", "CheckpointWriter", "resume", "make_optimizer"]
 
 Data = Union[Tensor, Callable[[torch.Generator], tuple]]
 
@@ -159,6 +161,34 @@ def estimate_loss(model: nn.Module, batch: Callable, eval_iters: int, seed: int)
     losses = torch.stack([_loss_of(model(*batch(g))).float() for _ in range(eval_iters)])
     model.train(was_training)
     return losses.mean().item()
+
+
+@torch.no_grad()
+def heldout_loss(model: nn.Module, ids: Tensor, block_size: int, max_windows=None,
+                 batch_size: int = 16) -> float:
+    """Mean next-token loss (nats/token) over non-overlapping windows of ``ids``.
+
+    Every token after the first is predicted once, with up to ``block_size - 1``
+    tokens of context. ``max_windows`` evaluates that many windows spread
+    evenly over ``ids`` instead of all of them (a quick check).
+    Example: 1,001 ids and ``block_size=100`` give 10 windows, 1,000 targets.
+    """
+    if ids.dim() != 1 or len(ids) <= block_size:
+        raise ValueError(f"ids must be 1-D with more than block_size={block_size} tokens, "
+                         f"got shape {tuple(ids.shape)}")
+    n = (len(ids) - 1) // block_size
+    starts = torch.arange(n) * block_size  # (N,)
+    if max_windows is not None and max_windows < n:
+        starts = starts[torch.linspace(0, n - 1, max_windows).round().long()]
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for chunk in starts.split(batch_size):
+        idx = chunk[:, None] + torch.arange(block_size)  # (B, T)
+        _, loss = model(ids[idx], ids[idx + 1])[:2]
+        total += loss.item() * len(chunk)
+    model.train(was_training)
+    return total / len(starts)
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
@@ -287,8 +317,6 @@ class CheckpointWriter(Callback):
         self.out_dir, self.tokenizer, self.name, self.meta = out_dir, tokenizer, name, meta or {}
 
     def on_eval(self, state):
-        from .pretrained import save, save_train_state
-
         meta = {**self.meta, "iter": state.iter, "val_loss": state.history["val_loss"][-1],
                 "train_loss": state.history["train_loss"][-1]}
         save(state.model, self.tokenizer, f"{self.out_dir}/{self.name}", meta=meta)
@@ -301,15 +329,7 @@ def resume(model: nn.Module, path, config: TrainConfig):
 
     ``train(model, ..., config, **resume(model, path, config))``.
     """
-    from .pretrained import load_train_state, load_weights
-
     load_weights(model, path)
     optimizer = make_optimizer(model, config)
     start_iter, generator = load_train_state(path, optimizer)
     return {"optimizer": optimizer, "start_iter": start_iter, "batch_generator": generator}
-
-
-if __name__ == "__main__":
-    from .cli import main
-
-    main()

@@ -1,4 +1,4 @@
-"""Chapter 08's recipe: fine-tune ``shakespeare-char`` on GPT-1's four task types.
+"""Recipe ``finetune``: chapter 08's fine-tuning of ``shakespeare-char`` on GPT-1's four tasks.
 
 For each task of ``lesson_lib.finetune.TASKS`` (data from ``make_task``) it
 fine-tunes, with one fixed budget, the three variants that GPT-1's two
@@ -7,7 +7,8 @@ with ``lam = 0.5`` (GPT-1's L3), the same without the auxiliary LM loss
 (``lam = 0``), and the same architecture from random weights with
 ``lam = 0.5`` ("without pre-training"), over two seeds, and scores held-out
 accuracy. Runs go to two worker processes (one PyTorch thread each). The
-numbers go to ``assets/results/finetune.json``; no checkpoint is kept::
+numbers go to ``assets/results/finetune.json``; no checkpoint is kept. The
+smoke build runs every task and variant for a few steps on a few examples::
 
     python -m lesson_lib.pretrained build finetune
 
@@ -18,14 +19,20 @@ the fourth combination (random weights, lam = 0), and more seeds.
 from __future__ import annotations
 
 import json
-import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from statistics import mean
 
 import torch
 
-from .recipes import recipe
+from ..checkpoints import RESULTS_DIR, atomic_write_text, load
+from ..finetune import (TASKS, GPTClassifier, add_special_tokens, encode_examples, finetune,
+                        make_task, predict)
+from ..gpt import GPT
+from ..train import TrainConfig
+from .registry import RecipeRun, recipe
 
-RESULTS_PATH = Path(__file__).resolve().parent.parent / "assets" / "results" / "finetune.json"
+RESULTS_PATH = RESULTS_DIR / "finetune.json"
 SETTINGS = dict(  # one fine-tuning budget for every task and variant
     base="shakespeare-char",  # the pre-trained checkpoint
     n_train=1000, n_test=300, data_seed=0,  # examples per task (make_task)
@@ -33,6 +40,8 @@ SETTINGS = dict(  # one fine-tuning budget for every task and variant
     weight_decay=0.01,  # GPT-1 section 4.1: w = 0.01
     seeds=(0, 1),  # fine-tuning seeds: head init, new token rows, batch order
 )
+SMOKE = dict(SETTINGS, n_train=16, n_test=8, max_iters=2, batch_size=4, warmup_iters=1,
+             seeds=(0,))  # the same code at a toy size
 VARIANTS = (("pretrained", 0.5), ("pretrained", 0.0), ("random", 0.5))  # (init, lam)
 WORKERS = 2  # processes, one PyTorch thread each
 
@@ -40,11 +49,6 @@ WORKERS = 2  # processes, one PyTorch thread each
 def run_one(task: str, data, init: str, lam: float, seed: int, settings: dict = SETTINGS,
             callbacks=()) -> dict:
     """Fine-tune one variant and score it: ``{"accuracy", "predictions", "history", ...}``."""
-    from .finetune import GPTClassifier, add_special_tokens, encode_examples, finetune, predict
-    from .gpt import GPT
-    from .pretrained import load
-    from .train import TrainConfig
-
     if init not in ("pretrained", "random"):
         raise ValueError(f"init must be 'pretrained' or 'random', got {init!r}")
     base, tok = load(settings["base"])
@@ -71,48 +75,51 @@ def run_one(task: str, data, init: str, lam: float, seed: int, settings: dict = 
 
 def _run_job(job) -> dict:
     """One (task, init, lam, seed) in a worker process; returns the JSON row."""
-    from .finetune import make_task
-
     torch.set_num_threads(1)
-    task, init, lam, seed = job
-    s = SETTINGS
+    task, init, lam, seed, s = job
     data = make_task(task, n_train=s["n_train"], n_test=s["n_test"], seed=s["data_seed"])
-    r = run_one(task, data, init, lam, seed)
+    r = run_one(task, data, init, lam, seed, settings=s)
     row = {k: r[k] for k in ("task", "init", "lam", "seed", "accuracy", "train_seconds")}
     row["chance"] = data.chance
     return row
 
 
-@recipe("finetune")
-def finetune_results(out_dir: Path) -> Path:
-    """Every task x the three variants x seeds; held-out accuracy (about 25 min on 2 CPUs)."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+def _numbers(doc: dict) -> dict:
+    """Mean held-out accuracy of each task and variant, over the seeds."""
+    out = {}
+    for task in doc["chance"]:
+        for init, lam in doc["variants"]:
+            accs = [r["accuracy"] for r in doc["runs"]
+                    if (r["task"], r["init"], r["lam"]) == (task, init, lam)]
+            out[f"{task} {init} lam={lam}"] = mean(accs)
+    return out
 
-    from .finetune import TASKS
-    from .pretrained import CHECKPOINT_DIR
 
-    started, s = time.perf_counter(), SETTINGS
-    # the longest tasks first, so the two workers finish together
-    jobs = [(task, init, lam, seed) for task in reversed(TASKS) for init, lam in VARIANTS
-            for seed in s["seeds"]]
-    runs, chance = [], {}
-    with ProcessPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(_run_job, job) for job in jobs]
-        for done, future in enumerate(as_completed(futures), 1):
-            row = future.result()
-            chance[row["task"]] = row.pop("chance")
-            runs.append(row)
-            print(f"[{done}/{len(jobs)} runs, {time.perf_counter() - started:.0f} s] {row['task']} "
-                  f"{row['init']} lam={row['lam']} seed={row['seed']}: accuracy "
-                  f"{row['accuracy']:.3f} (chance {chance[row['task']]:.3f})", flush=True)
-    order = {job: i for i, job in enumerate(jobs)}
-    runs.sort(key=lambda r: order[(r["task"], r["init"], r["lam"], r["seed"])])
-    result = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
-              "variants": [list(v) for v in VARIANTS],
-              "chance": {t: chance[t] for t in TASKS}, "runs": runs, "torch": torch.__version__,
-              "rebuild": "python -m lesson_lib.pretrained build finetune",
-              "rebuild_seconds": round(time.perf_counter() - started, 1), "workers": WORKERS}
-    path = RESULTS_PATH if Path(out_dir) == CHECKPOINT_DIR else Path(out_dir) / "finetune.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    return path
+@recipe("finetune", shipped_in=RESULTS_DIR, output="finetune.json", numbers=_numbers,
+        tolerance={"*": (0.06, "2 standard errors of a mean of 2 seeds x 300 test examples "
+                               "(0.029 per seed at p = 0.5); the shipped seed pairs differ "
+                               "by up to 0.05")})
+def finetune_results(out_dir: Path, smoke: bool = False) -> Path:
+    """Every task x the three variants x seeds; held-out accuracy (about 28 min on 2 CPUs)."""
+    s = SMOKE if smoke else SETTINGS
+    with RecipeRun("finetune", smoke) as run:
+        # the longest tasks first, so the two workers finish together
+        jobs = [(task, init, lam, seed, s) for task in reversed(TASKS) for init, lam in VARIANTS
+                for seed in s["seeds"]]
+        runs, chance = [], {}
+        with ProcessPoolExecutor(max_workers=WORKERS) as pool:
+            futures = [pool.submit(_run_job, job) for job in jobs]
+            for done, future in enumerate(as_completed(futures), 1):
+                row = future.result()
+                chance[row["task"]] = row.pop("chance")
+                runs.append(row)
+                print(f"[{done}/{len(jobs)} runs, {run.seconds():.0f} s] {row['task']} "
+                      f"{row['init']} lam={row['lam']} seed={row['seed']}: accuracy "
+                      f"{row['accuracy']:.3f} (chance {chance[row['task']]:.3f})", flush=True)
+        order = {job[:4]: i for i, job in enumerate(jobs)}
+        runs.sort(key=lambda r: order[(r["task"], r["init"], r["lam"], r["seed"])])
+        result = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
+                  "variants": [list(v) for v in VARIANTS],
+                  "chance": {t: chance[t] for t in TASKS}, "runs": runs,
+                  **run.meta(workers=WORKERS)}
+    return atomic_write_text(Path(out_dir) / "finetune.json", json.dumps(result, indent=1))

@@ -3,7 +3,8 @@
 Three kinds of view, all taking tensors and token strings, never models:
 
 * ``static``: matplotlib figures for notebooks and print
-  (``attention_heatmap``, ``attention_grid``, ``positional_encoding_heatmap``).
+  (``attention_heatmap``, ``attention_grid``, ``positional_encoding_heatmap``,
+  and ``new_figure``, the ``plt.subplots`` every chapter draws with).
 * ``interactive``: plotly twins with their own sliders that keep working in
   exported HTML with no kernel (``attention_plotly``,
   ``positional_encoding_plotly``) and ``tokens_html`` for token boundaries.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from .static import attention_grid, attention_heatmap, positional_encoding_heatmap
+from .static import attention_grid, attention_heatmap, new_figure, positional_encoding_heatmap
 
 # name -> submodule that defines it, imported when the name is first asked for
 _LAZY = {
@@ -38,7 +39,8 @@ _LAZY = {
 }
 
 # ``from lesson_lib.viz import *`` lists only names whose submodule is present
-__all__ = ["attention_heatmap", "attention_grid", "positional_encoding_heatmap"] + [
+__all__ = ["attention_heatmap", "attention_grid", "positional_encoding_heatmap",
+           "new_figure"] + [
     name for name, mod in _LAZY.items() if importlib.util.find_spec(f"{__name__}.{mod}")]
 
 

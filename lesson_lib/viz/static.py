@@ -143,6 +143,20 @@ def _colour_range(w: np.ndarray, vmin=None, vmax=None):
 
 
 # ---------------------------------------------------------------- drawing
+def new_figure(nrows: int = 1, ncols: int = 1, **kw):
+    """``(fig, axes)`` like ``plt.subplots``, but not left open in pyplot.
+
+    A notebook cell that ends with ``fig`` then shows it exactly once, and
+    no figure piles up in pyplot's memory. ``kw`` goes to ``plt.subplots``
+    (``figsize=(8, 3)``, ``sharey=True``, ...); the layout is constrained.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, layout="constrained", **kw)
+    plt.close(fig)
+    return fig, axes
+
+
 def _new_figure(width: float, height: float):
     """A figure that is not left open in pyplot (so it is shown exactly once)."""
     import matplotlib.pyplot as plt

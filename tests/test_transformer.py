@@ -107,3 +107,65 @@ def test_bad_input(call, exc, match):
     model = small()
     with pytest.raises(exc, match=match):
         call(model)
+
+
+# ------------------------------------------------------------------ label smoothing (5.4)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5, 1.0])
+def test_label_smoothing_matches_pytorch(smoothing):
+    from lesson_lib.transformer import label_smoothed_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 5, 7, generator=g, dtype=torch.float64)  # (B, T, V)
+    targets = torch.randint(0, 7, (3, 5), generator=g)  # (B, T)
+    targets[0, :2] = -100  # ignored positions
+    ours = label_smoothed_cross_entropy(logits, targets, smoothing)
+    ref = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(),
+                                            label_smoothing=smoothing)
+    torch.testing.assert_close(ours, ref)
+
+
+def test_label_smoothing_docstring_example():
+    import math
+
+    from lesson_lib.transformer import label_smoothed_cross_entropy
+
+    logits = torch.tensor([[math.log(3.0), 0.0]])
+    target = torch.tensor([0])
+    assert label_smoothed_cross_entropy(logits, target, 0.2).item() == pytest.approx(0.3975, abs=1e-4)
+    assert label_smoothed_cross_entropy(logits, target, 0.0).item() == pytest.approx(0.2877, abs=1e-4)
+
+
+def test_label_smoothing_penalises_overconfidence():
+    """With smoothing, the best prediction is no longer one-hot: a sure logit costs more."""
+    from lesson_lib.transformer import label_smoothed_cross_entropy
+
+    target = torch.tensor([0])
+    sure, soft = torch.tensor([[20.0, 0.0, 0.0]]), torch.tensor([[4.0, 0.0, 0.0]])
+    assert label_smoothed_cross_entropy(sure, target, 0.0) < label_smoothed_cross_entropy(soft, target, 0.0)
+    assert label_smoothed_cross_entropy(sure, target, 0.1) > label_smoothed_cross_entropy(soft, target, 0.1)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, True, "0.1"])
+def test_label_smoothing_rejects_bad_values(bad):
+    from lesson_lib.transformer import Seq2SeqLoss, label_smoothed_cross_entropy
+
+    with pytest.raises(ValueError, match="smoothing"):
+        label_smoothed_cross_entropy(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), bad)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        Seq2SeqLoss(small(), label_smoothing=bad)
+
+
+def test_seq2seq_loss_with_smoothing_uses_the_library_function():
+    from lesson_lib.data import EOS, shift_right
+    from lesson_lib.transformer import Seq2SeqLoss, label_smoothed_cross_entropy
+
+    model = small()
+    g = torch.Generator().manual_seed(1)
+    src, tgt = torch.randint(3, 11, (2, 6), generator=g), torch.randint(3, 13, (2, 4), generator=g)
+    logits, loss = Seq2SeqLoss(model, label_smoothing=0.1)(src, tgt)
+    out = torch.cat([tgt, torch.full_like(tgt[:, :1], EOS)], dim=1)
+    torch.testing.assert_close(logits, model(src, shift_right(out)))
+    torch.testing.assert_close(loss, label_smoothed_cross_entropy(logits, out, 0.1))
+    _, plain = Seq2SeqLoss(model)(src, tgt)
+    torch.testing.assert_close(plain, label_smoothed_cross_entropy(logits, out, 0.0))
+    assert not torch.isclose(plain, loss)

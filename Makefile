@@ -16,7 +16,7 @@ PYTEST := $(BIN)/python -m pytest
 # Tests run with no network (tools/offline.sh), as a classroom laptop might.
 OFFLINE := tools/offline.sh
 
-.PHONY: install lab test unit notebooks browser slides html pdf visualize bench clean strip
+.PHONY: install lab test unit notebooks browser slides html pdf visualize bench verify clean strip
 
 install: $(STAMP)
 
@@ -70,6 +70,11 @@ browser: install $(WEB_STAMP)
 
 strip:
 	$(BIN)/python tools/nbhygiene.py --fix
+
+# Rebuild every shipped asset in full and compare its numbers with the shipped ones (about
+# 75 minutes on 2 cores; not part of make test, which runs every recipe's smoke build).
+verify: install
+	$(BIN)/python -m lesson_lib.pretrained verify all
 
 # Benchmarks print ratios against a baseline; they assert nothing.
 bench: install

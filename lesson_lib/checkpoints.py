@@ -36,6 +36,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
+from .checks import is_int
 from .gpt import GPT, GPTConfig
 from .multimodal import CaptionerConfig, ImageCaptioner
 from .tokenizers import Tokenizer
@@ -115,7 +116,7 @@ def _check_safetensors_file(path: Path) -> None:
         offsets = v.get("data_offsets") if isinstance(v, dict) else None
         if key != "__metadata__" and not (
                 isinstance(offsets, list) and len(offsets) == 2
-                and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+                and all(is_int(o) for o in offsets)
                 and 0 <= offsets[0] <= offsets[1]):
             raise ValueError(f"{path} has a corrupted safetensors header: tensor {key!r} has "
                              f"data_offsets {offsets!r}; expected [start, end] with "

@@ -43,11 +43,14 @@ from typing import Callable, NamedTuple, TypeVar
 import torch
 from torch import Tensor
 
+from .checks import check_int, check_number
+
 __all__ = [
     "CORPUS_DIR", "CORPUS_PATH", "PLAYS_PATH", "PAD", "BOS", "EOS", "N_SPECIAL",
     "load_corpus", "load_text", "load_plays", "play_of_offset", "Line", "corpus_lines",
     "train_val_split", "get_batch",
-    "make_copy_task", "make_reverse_task", "reverse_batch", "make_sort_task", "add_bos_eos", "shift_right",
+    "make_copy_task", "make_reverse_task", "reverse_batch", "make_sort_task", "add_bos_eos",
+    "shift_right",
 ]
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "assets" / "corpus"
@@ -58,14 +61,6 @@ PAD, BOS, EOS = 0, 1, 2  # special ids of the toy tasks
 N_SPECIAL = 3  # data symbols start here
 
 S = TypeVar("S", str, list, tuple, Tensor)
-
-
-def _int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return value
 
 
 # ------------------------------------------------------------------ texts
@@ -115,7 +110,7 @@ def play_of_offset(offset: int) -> str:
 
         play_of_offset(0)  ->  "A Midsummer Night's Dream"
     """
-    _int("offset", offset, minimum=0)
+    offset = check_int("offset", offset, min=0)
     n = len(load_corpus())
     if offset >= n:
         raise ValueError(f"offset {offset} is past the end of the corpus ({n} characters)")
@@ -174,10 +169,7 @@ def train_val_split(data: S, frac: float = 0.9) -> tuple[S, S]:
         raise TypeError(f"data must be a str, list, tuple or tensor, got {type(data).__name__}")
     if isinstance(data, Tensor) and data.dim() == 0:
         raise ValueError("data is a 0-d tensor; expected at least one dimension to split")
-    if isinstance(frac, bool) or not isinstance(frac, (int, float)):
-        raise TypeError(f"frac must be a float, got {type(frac).__name__} {frac!r}")
-    if not 0.0 < frac < 1.0:
-        raise ValueError(f"frac must be strictly between 0 and 1, got {frac}")
+    frac = check_number("frac", frac, min=0, max=1, min_open=True, max_open=True)
     n = int(len(data) * frac)
     if n == 0 or n == len(data):
         raise ValueError(f"data of length {len(data)} is too short to split with frac={frac}: "
@@ -200,8 +192,8 @@ def get_batch(data: Tensor, block_size: int, batch_size: int,
         raise TypeError(f"data must be an integer tensor of token ids, got {kind}")
     if data.dim() != 1:
         raise ValueError(f"data must be 1-D (one long run of ids), got shape {tuple(data.shape)}")
-    _int("block_size", block_size)
-    _int("batch_size", batch_size)
+    block_size = check_int("block_size", block_size, min=1)
+    batch_size = check_int("batch_size", batch_size, min=1)
     if len(data) < block_size + 1:
         raise ValueError(f"data has {len(data)} tokens but block_size={block_size} needs at least "
                          f"{block_size + 1} (a window plus one target)")
@@ -217,16 +209,16 @@ def get_batch(data: Tensor, block_size: int, batch_size: int,
 # ------------------------------------------------------------------ toy tasks
 
 def _symbols(n_examples, seq_len, vocab_size, seed, generator) -> Tensor:
-    _int("n_examples", n_examples)
-    _int("seq_len", seq_len)
-    _int("vocab_size", vocab_size)
+    n_examples = check_int("n_examples", n_examples, min=1)
+    seq_len = check_int("seq_len", seq_len, min=1)
+    vocab_size = check_int("vocab_size", vocab_size, min=1)
     if vocab_size <= N_SPECIAL:
         raise ValueError(f"vocab_size must be > {N_SPECIAL} (ids 0, 1, 2 are PAD, BOS, EOS; "
                          f"data symbols are 3..vocab_size-1), got {vocab_size}")
     if seed is not None and generator is not None:
         raise ValueError("pass either seed or generator, not both")
     if seed is not None:
-        generator = torch.Generator().manual_seed(_int("seed", seed, minimum=0))
+        generator = torch.Generator().manual_seed(check_int("seed", seed, min=0))
     elif generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     shape = (n_examples, seq_len)  # (N, T)
@@ -278,7 +270,7 @@ def shift_right(tgt: Tensor, start_id: int = BOS) -> Tensor:
     the model is trained to output ``[5, 3, 4]`` from it.
     """
     tgt = _ids("tgt", tgt)
-    _int("start_id", start_id, minimum=0)
+    start_id = check_int("start_id", start_id, min=0)
     start = tgt.new_full((*tgt.shape[:-1], 1), start_id)  # (..., 1)
     return torch.cat([start, tgt[..., :-1]], dim=-1)  # (..., T)
 

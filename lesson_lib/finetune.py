@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import check_int, check_number
 from .data import corpus_lines
 from .gpt import GPT
 from .tokenizers import CharTokenizer
@@ -241,8 +242,7 @@ class GPTClassifier(nn.Module):
                  dropout: float = 0.1):
         super().__init__()
         _check_task(task)
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+        n_classes = check_int("n_classes", n_classes, min=2)
         self.gpt, self.task = gpt, task
         self.extract_id = gpt.config.vocab_size - 1 if extract_id is None else extract_id
         self.drop = nn.Dropout(dropout)  # GPT-1 section 4.1: dropout 0.1 on the classifier
@@ -280,8 +280,7 @@ def combined_loss(l2: Tensor, l1: Tensor, lam: float = 0.5) -> Tensor:
     >>> combined_loss(torch.tensor(0.7), torch.tensor(1.2), lam=0.5)
     tensor(1.3000)
     """
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-        raise ValueError(f"lam must be a number >= 0, got {lam!r}")
+    check_number("lam", lam, min=0)
     return l2 + lam * l1
 
 

@@ -61,6 +61,8 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from .checks import check_int, is_int
+
 __all__ = ["KEYS", "VALUES", "START", "N_KEYS", "ALPHABET", "SEQ_PAIRS", "make_rule",
            "format_prompt", "make_prompt", "parse_prompt", "make_sequence", "batch",
            "encode_prompts", "few_shot_accuracy", "demonstration_attention"]
@@ -73,19 +75,10 @@ ALPHABET = START + KEYS + VALUES  # every character a prompt can contain
 SEQ_PAIRS = 16  # pairs in one training sequence: 1 + 2 * 16 = 33 characters, x and y 32
 
 
-def _int(name: str, value, lo: int, hi: Optional[int] = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        bound = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return int(value)
-
-
 def _generator(generator) -> torch.Generator:
     if generator is None:
         return torch.Generator().manual_seed(0)
-    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
+    if is_int(generator):
         return torch.Generator().manual_seed(int(generator))
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or an int seed, got "
@@ -105,7 +98,7 @@ def make_rule(generator=None, n_keys: int = N_KEYS) -> dict[str, str]:
 
         make_rule(0)  ->  {'x': '3', 'q': '7', ...}   (8 letters, 8 distinct digits)
     """
-    _int("n_keys", n_keys, 1, len(VALUES))
+    check_int("n_keys", n_keys, min=1, max=len(VALUES))
     g = _generator(generator)
     return dict(zip(_sample(KEYS, n_keys, g), _sample(VALUES, n_keys, g)))
 
@@ -132,7 +125,7 @@ def make_prompt(k: int, generator=None, rule: Optional[dict] = None) -> tuple[st
     rule = make_rule(g) if rule is None else rule
     if not isinstance(rule, dict) or not rule:
         raise TypeError(f"rule must be a non-empty dict letter -> digit, got {rule!r:.60}")
-    k = _int("k", k, 0, len(rule))
+    k = check_int("k", k, min=0, max=len(rule))
     letters = list(rule)
     shown = [letters[int(i)] for i in torch.randperm(len(letters), generator=g)[:k]]
     pool = shown if k else letters
@@ -171,7 +164,7 @@ def make_sequence(generator=None, n_pairs: int = SEQ_PAIRS, n_keys: int = N_KEYS
     pairs repeat them. The sequence has ``1 + 2 * n_pairs`` characters:
     ``'|q4c9q4'`` for 3 pairs.
     """
-    n_pairs = _int("n_pairs", n_pairs, 1)
+    n_pairs = check_int("n_pairs", n_pairs, min=1)
     g = _generator(generator)
     rule = make_rule(g, n_keys)
     letters = list(rule)
@@ -195,10 +188,10 @@ def batch(tokenizer, batch_size: int = 32, n_pairs: int = SEQ_PAIRS,
     every letter once before any repeat (``distinct_first``), so that a
     match can lie at any distance, as in a k-shot prompt.
     """
-    _int("batch_size", batch_size, 1)
+    check_int("batch_size", batch_size, min=1)
     lo, hi = (n_keys, n_keys) if isinstance(n_keys, numbers.Integral) else tuple(n_keys)
-    _int("n_keys", lo, 1, len(VALUES))
-    _int("n_keys", hi, lo, len(VALUES))
+    check_int("n_keys", lo, min=1, max=len(VALUES))
+    check_int("n_keys", hi, min=lo, max=len(VALUES))
     _check_tokenizer(tokenizer)
     digit_ids = torch.tensor(tokenizer.encode(VALUES))  # (10,)
 
@@ -234,9 +227,9 @@ def encode_prompts(tokenizer, k: int, n_trials: int, seed: int = 0):
     prompt with the same ``k`` has the same length ``T = 2k + 2``.
     """
     _check_tokenizer(tokenizer)
-    k = _int("k", k, 0, N_KEYS)
-    n_trials = _int("n_trials", n_trials, 1)
-    g = torch.Generator().manual_seed(_int("seed", seed, 0))
+    k = check_int("k", k, min=0, max=N_KEYS)
+    n_trials = check_int("n_trials", n_trials, min=1)
+    g = torch.Generator().manual_seed(check_int("seed", seed, min=0))
     pairs = [make_prompt(k, g) for _ in range(n_trials)]
     prompts, answers = [p for p, _ in pairs], [a for _, a in pairs]
     ids = torch.tensor([tokenizer.encode(p) for p in prompts])  # (N, T)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention import MultiHeadAttention
+from .checks import check_int, check_number
 
 __all__ = ["FeedForward", "EncoderLayer", "DecoderLayer", "ACTIVATIONS"]
 
@@ -62,11 +63,8 @@ class FeedForward(nn.Module):
             raise ValueError(
                 f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}"
             )
-        for name, value in (("d_model", d_model), ("d_ff", d_ff)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        d_model, d_ff = check_int("d_model", d_model, min=1), check_int("d_ff", d_ff, min=1)
+        check_number("dropout", dropout, min=0, max=1, max_open=True)
         self.activation = activation
         self.act = ACTIVATIONS[activation]
         self.fc1 = nn.Linear(d_model, d_ff, bias=bias)

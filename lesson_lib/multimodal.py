@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import check_int, check_number
 from .gpt import GPT, Block, GPTConfig
 
 __all__ = ["COLOURS", "SHAPES", "VOCAB", "make_shapes", "encode_captions", "patchify",
@@ -55,10 +56,8 @@ def make_shapes(n: int, seed: int = 0, size: int = 16, noise: float = 0.1):
     Same ``seed``, same images.
     """
     for name, value, low in (("n", n, 1), ("size", size, 8)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if not isinstance(noise, (int, float)) or not 0.0 <= noise <= 0.5:
-        raise ValueError(f"noise must be a number in [0, 0.5], got {noise!r}")
+        check_int(name, value, min=low)
+    check_number("noise", noise, min=0, max=0.5)
     g = torch.Generator().manual_seed(seed)
     colour = torch.randint(len(COLOURS), (n,), generator=g)  # (n,)
     shape = torch.randint(len(SHAPES), (n,), generator=g)  # (n,)
@@ -114,8 +113,7 @@ def patchify(images: Tensor, patch_size: int) -> Tensor:
         raise TypeError(f"images must be a (B, C, H, W) tensor, got {type(images).__name__}")
     if images.dim() != 4:
         raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
-    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
-        raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
+    patch_size = check_int("patch_size", patch_size, min=1)
     B, C, H, W = images.shape
     P = patch_size
     if H % P or W % P:

@@ -19,20 +19,12 @@ previews; ALiBi.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from .checks import check_int, check_number
+
 __all__ = ["sinusoidal_encoding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding"]
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return value
 
 
 def sinusoidal_encoding(max_len: int, d_model: int, base: float = 10000.0) -> Tensor:
@@ -43,18 +35,13 @@ def sinusoidal_encoding(max_len: int, d_model: int, base: float = 10000.0) -> Te
         PE[0] = [sin 0, cos 0] = [0.000, 1.000]
         PE[1] = [sin 1, cos 1] = [0.841, 0.540]
     """
-    _positive_int("max_len", max_len)
-    _positive_int("d_model", d_model)
+    max_len = check_int("max_len", max_len, min=1)
+    d_model = check_int("d_model", d_model, min=1)
     if d_model % 2:
         raise ValueError(
             f"d_model must be even for the sinusoidal encoding (sin/cos pairs), got {d_model}"
         )
-    if isinstance(base, bool) or not isinstance(base, (int, float)):
-        raise TypeError(f"base must be a number > 1 (the paper uses 10000), got "
-                        f"{type(base).__name__} {base!r}")
-    base = float(base)
-    if not math.isfinite(base) or base <= 1.0:
-        raise ValueError(f"base must be a finite number > 1, got {base}")
+    base = check_number("base", base, min=1, min_open=True)  # the paper uses 10000
     position = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (d_model/2,)
     angle = position / base ** (two_i / d_model)  # (max_len, d_model/2)
@@ -88,9 +75,7 @@ class SinusoidalPositionalEncoding(nn.Module):
     def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0,
                  base: float = 10000.0):
         super().__init__()
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
-                or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        check_number("dropout", dropout, min=0, max=1, max_open=True)
         self.d_model, self.max_len = d_model, max_len
         # A buffer, not a parameter: it moves with .to() but is never trained.
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base), persistent=False)
@@ -107,8 +92,8 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, max_len: int, d_model: int):
         super().__init__()
-        _positive_int("max_len", max_len)
-        _positive_int("d_model", d_model)
+        max_len = check_int("max_len", max_len, min=1)
+        d_model = check_int("d_model", d_model, min=1)
         self.d_model, self.max_len = d_model, max_len
         self.weight = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
 

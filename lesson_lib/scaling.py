@@ -43,6 +43,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from .checks import check_int, check_number
+
 __all__ = ["PowerLaw", "fit_power_law", "compute_flops", "train_run", "load_runs",
            "RESULTS_PATH"]
 
@@ -59,9 +61,7 @@ def compute_flops(n_params, tokens) -> float:
     12000000.0
     """
     for name, x in (("n_params", n_params), ("tokens", tokens)):
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) \
-                or x <= 0:
-            raise ValueError(f"{name} must be a positive finite number, got {x!r}")
+        check_number(name, x, min=0, min_open=True)
     return 6.0 * float(n_params) * float(tokens)
 
 
@@ -158,8 +158,7 @@ def fit_power_law(compute, loss, n_grid: int = 400) -> PowerLaw:
     if np.unique(C).size < 2:
         raise ValueError("every run has the same compute; a scaling law needs runs "
                          "of different sizes")
-    if isinstance(n_grid, bool) or not isinstance(n_grid, int) or n_grid < 10:
-        raise ValueError(f"n_grid must be an int >= 10, got {n_grid!r}")
+    n_grid = check_int("n_grid", n_grid, min=10)
     shift = float(np.mean(np.log(C)))  # centre log C: fit in units of the geometric mean
     logc = np.log(C) - shift  # (n,)
     top = float(L.min()) * (1.0 - 1e-9)

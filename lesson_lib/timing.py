@@ -21,13 +21,14 @@ import statistics
 import time
 from typing import Callable
 
+from .checks import check_int
+
 __all__ = ["best_of", "interleaved"]
 
 
 def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
     """The fastest of ``repeats`` calls of ``fn()``, in seconds."""
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    check_int("repeats", repeats, min=1)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -42,8 +43,7 @@ def interleaved(a: Callable[[], object], b: Callable[[], object], rounds: int = 
     Returns ``{"a": [...], "b": [...], "ratio": median(a) / median(b)}``;
     each list has ``2 * rounds`` entries.
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
+    check_int("rounds", rounds, min=1)
     times = {"a": [], "b": []}
     for _ in range(rounds):
         for key, fn in (("a", a), ("b", b), ("b", b), ("a", a)):

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention import causal_mask
+from .checks import check_int, is_int
 from .data import BOS, EOS, shift_right
 from .layers import DecoderLayer, EncoderLayer
 from .positional import SinusoidalPositionalEncoding
@@ -50,10 +51,11 @@ class Transformer(nn.Module):
                  max_len: int = 512, share_embeddings: bool = False, norm_first: bool = False,
                  activation: str = "relu"):
         super().__init__()
-        for name, value in (("src_vocab_size", src_vocab_size), ("tgt_vocab_size", tgt_vocab_size),
-                            ("d_model", d_model), ("n_layers", n_layers), ("max_len", max_len)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        src_vocab_size = check_int("src_vocab_size", src_vocab_size, min=1)
+        tgt_vocab_size = check_int("tgt_vocab_size", tgt_vocab_size, min=1)
+        d_model = check_int("d_model", d_model, min=1)
+        n_layers = check_int("n_layers", n_layers, min=1)
+        max_len = check_int("max_len", max_len, min=1)
         if share_embeddings and src_vocab_size != tgt_vocab_size:
             raise ValueError(
                 "share_embeddings=True needs one shared vocabulary, got "
@@ -152,14 +154,11 @@ class Transformer(nn.Module):
         every row has produced ``eos_id``. With ``return_attn`` also returns
         the cross-attention maps of the final step ``(L, B, H, n, S)``.
         """
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
-                or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        max_new_tokens = check_int("max_new_tokens", max_new_tokens, min=0)
         if max_new_tokens + 1 > self.max_len:
             raise ValueError(f"max_new_tokens={max_new_tokens} + BOS exceeds max_len={self.max_len}")
         for name, tok in (("bos_id", bos_id), ("eos_id", eos_id)):
-            if (tok is None and name == "bos_id") or (tok is not None and (
-                    isinstance(tok, bool) or not isinstance(tok, numbers.Integral))):
+            if (tok is None and name == "bos_id") or (tok is not None and not is_int(tok)):
                 raise TypeError(f"{name} must be an int token id, got {tok!r}")
             if tok is not None and not 0 <= tok < self.tgt_vocab_size:
                 raise ValueError(f"{name}={tok} is outside the target vocabulary "

@@ -50,7 +50,6 @@ in minutes), and tasks with open-ended answers.
 from __future__ import annotations
 
 import functools
-import numbers
 import random
 import re
 import zlib
@@ -60,6 +59,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from .checks import check_int
 from .data import corpus_lines
 
 __all__ = ["TASKS", "TEMPLATES", "CONTROLS", "words_of", "solve", "heldout_words",
@@ -213,8 +213,7 @@ def prompt(task: str, x: str, control: bool = False) -> tuple[str, str]:
 def queries(task: str, n: int, seed: int = 0) -> list[str]:
     """``n`` distinct held-out inputs for ``task`` (words, or fragments for first_word)."""
     _template(task, False)
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = check_int("n", n, min=1)
     pool = heldout_fragments() if task == "first_word" else heldout_words()
     if n > len(pool):
         raise ValueError(f"n={n} is more than the {len(pool)} held-out inputs of {task!r}")
@@ -242,8 +241,7 @@ def passage(rng: random.Random, n_lines: int = 12) -> str:
 
 def corpus_text(n_chars: int = 100_000, seed: int = 0) -> str:
     """At least ``n_chars`` characters of training text (same seed, same text)."""
-    if isinstance(n_chars, bool) or not isinstance(n_chars, numbers.Integral) or n_chars < 1:
-        raise ValueError(f"n_chars must be a positive int, got {n_chars!r}")
+    n_chars = check_int("n_chars", n_chars, min=1)
     rng, parts, total = random.Random(seed), [], 0
     while total < n_chars:
         parts.append(passage(rng))

@@ -250,8 +250,8 @@ def test_generate_uses_eval_mode_and_restores_it():
 
 BAD_CONFIGS = [
     (dict(vocab_size=0), ValueError, r"vocab_size.*0"),
-    (dict(n_layer=1.5), ValueError, r"n_layer.*1\.5"),
-    (dict(block_size=True), ValueError, r"block_size.*True"),
+    (dict(n_layer=1.5), TypeError, r"n_layer.*1\.5"),
+    (dict(block_size=True), TypeError, r"block_size.*True"),
     (dict(n_embd=30), ValueError, r"n_embd=30.*n_head=4"),
     (dict(dropout=1.0), ValueError, r"dropout.*1\.0"),
     (dict(dropout=float("nan")), ValueError, r"dropout.*nan"),
@@ -290,23 +290,23 @@ def test_bad_forward_input(args, error, match):
         _HYPO_MODEL(*args)
 
 
-BAD_GENERATE = [
-    (dict(temperature=-1.0), r"temperature.*-1\.0"),
-    (dict(temperature=float("nan")), r"temperature.*nan"),
-    (dict(temperature=float("inf")), r"temperature.*inf"),
-    (dict(max_new_tokens=-1), r"max_new_tokens.*-1"),
-    (dict(max_new_tokens=2.5), r"max_new_tokens.*2\.5"),
-    (dict(top_k=0), r"top_k.*0"),
-    (dict(top_k=1.5), r"top_k.*1\.5"),
-    (dict(top_p=0.0), r"top_p.*0\.0"),
-    (dict(top_p=1.5), r"top_p.*1\.5"),
+BAD_GENERATE = [  # a wrong value is a ValueError, a wrong type (a float count) a TypeError
+    (dict(temperature=-1.0), ValueError, r"temperature.*-1\.0"),
+    (dict(temperature=float("nan")), ValueError, r"temperature.*nan"),
+    (dict(temperature=float("inf")), ValueError, r"temperature.*inf"),
+    (dict(max_new_tokens=-1), ValueError, r"max_new_tokens.*-1"),
+    (dict(max_new_tokens=2.5), TypeError, r"max_new_tokens.*2\.5"),
+    (dict(top_k=0), ValueError, r"top_k.*0"),
+    (dict(top_k=1.5), TypeError, r"top_k.*1\.5"),
+    (dict(top_p=0.0), ValueError, r"top_p.*0\.0"),
+    (dict(top_p=1.5), ValueError, r"top_p.*1\.5"),
 ]
 
 
-@pytest.mark.parametrize("kwargs,match", BAD_GENERATE)
-def test_bad_generate_arguments(kwargs, match):
+@pytest.mark.parametrize("kwargs,error,match", BAD_GENERATE)
+def test_bad_generate_arguments(kwargs, error, match):
     kwargs = {"max_new_tokens": 3, **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         _HYPO_MODEL.generate(ids(1, 3), **kwargs)
 
 

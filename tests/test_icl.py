@@ -87,7 +87,7 @@ def test_parse_prompt_rejects_malformed(bad):
 
 
 def test_bad_arguments_raise():
-    with pytest.raises(ValueError, match="k must be in"):
+    with pytest.raises(ValueError, match=r"k must be an int in \[0, 8\], got 9"):
         icl.make_prompt(9, 0)
     with pytest.raises(ValueError, match="-1"):
         icl.make_prompt(-1, 0)
@@ -151,7 +151,7 @@ def test_few_shot_accuracy_counts_right_answers(tok):
 
 def test_few_shot_accuracy_bad_input(tok):
     model = tiny_model(tok)
-    with pytest.raises(ValueError, match="k must be in"):
+    with pytest.raises(ValueError, match=r"k must be an int in \[0, 8\], got 12"):
         icl.few_shot_accuracy(model, tok, 12)
     with pytest.raises(ValueError, match="n_trials"):
         icl.few_shot_accuracy(model, tok, 2, n_trials=0)

@@ -18,9 +18,11 @@ def test_compute_flops_is_six_n_d():
     assert compute_flops(2.5e5, 1e6) == pytest.approx(1.5e12)
 
 
-@pytest.mark.parametrize("bad", [0, -3, float("nan"), float("inf"), "12", True])
-def test_compute_flops_rejects_bad_sizes(bad):
-    with pytest.raises(ValueError, match="n_params"):
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError),
+                                        (float("nan"), ValueError), (float("inf"), ValueError),
+                                        ("12", TypeError), (True, TypeError)])
+def test_compute_flops_rejects_bad_sizes(bad, error):
+    with pytest.raises(error, match="n_params"):
         compute_flops(bad, 10)
 
 

@@ -83,18 +83,22 @@ def test_lr_at_worked_example():
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(max_iters=-1), "max_iters must be a positive int, got -1"),
+    (dict(max_iters=-1), r"TrainConfig\.max_iters must be an int >= 0, got -1"),
     (dict(batch_size=0), "batch_size must be a positive int, got 0"),
-    (dict(block_size=2.5), "block_size must be a positive int, got 2.5"),
     (dict(lr=float("nan")), "lr must be a finite number >= 0, got nan"),
     (dict(lr=-1e-3), "lr must be a finite number >= 0"),
     (dict(lr=1e-4, min_lr=1e-3), "min_lr=0.001 is above lr=0.0001"),
-    (dict(warmup_iters=-5), "warmup_iters must be >= 0, got -5"),
+    (dict(warmup_iters=-5), r"TrainConfig\.warmup_iters must be an int >= 0, got -5"),
     (dict(betas=(0.9, 1.5)), r"betas must be two numbers in \[0, 1\)"),
 ])
 def test_bad_config_values_raise_value_error(kw, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kw)
+
+
+def test_a_float_count_is_a_type_error():
+    with pytest.raises(TypeError, match=r"block_size must be a positive int, got float 2\.5"):
+        TrainConfig(block_size=2.5)
 
 
 def test_bad_inputs_to_train():

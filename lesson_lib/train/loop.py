@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoints import load_train_state, load_weights, save, save_train_state
+from ..checks import check_int, check_number, is_number
 from ..data import get_batch
 
 __all__ = ["TrainConfig", "TrainState", "train", "lr_at", "estimate_loss", "heldout_loss",
@@ -66,30 +67,19 @@ class TrainConfig:
     seed: int = 1337  # seeds dropout, batch sampling and evaluation batches
 
     def __post_init__(self):
-        for name in ("max_iters", "batch_size", "block_size", "eval_interval", "eval_iters"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "max_iters" else 1):
-                raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
+        for name in ("max_iters", "warmup_iters", "seed"):
+            setattr(self, name, check_int(f"TrainConfig.{name}", getattr(self, name), min=0))
+        for name in ("batch_size", "block_size", "eval_interval", "eval_iters"):
+            setattr(self, name, check_int(f"TrainConfig.{name}", getattr(self, name), min=1))
         for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < 0:
-                raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {value!r}")
+            check_number(f"TrainConfig.{name}", getattr(self, name), min=0)
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr={self.min_lr} is above lr={self.lr}; expected min_lr <= lr")
-        for name in ("warmup_iters", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"TrainConfig.{name} must be an int >= 0, got {value!r}")
-            if value < 0:
-                raise ValueError(f"TrainConfig.{name} must be >= 0, got {value}")
-        d = self.lr_decay_iters
-        if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1):
-            raise ValueError(f"TrainConfig.lr_decay_iters must be None (= max_iters) or an int "
-                             f">= 1, got {d!r}")
+        self.lr_decay_iters = check_int("TrainConfig.lr_decay_iters", self.lr_decay_iters,
+                                        min=1, none_ok=True)  # None = max_iters
         b = self.betas
         if not isinstance(b, (tuple, list)) or len(b) != 2 or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in b):
+                is_number(x) and 0 <= x < 1 for x in b):
             raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
 
 

@@ -14,6 +14,7 @@ import random
 import time
 from pathlib import Path
 
+from lesson_lib.timing import best_of
 from lesson_lib.tokenizers import GPT4_SPLIT_PATTERN, BPETokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,18 +32,10 @@ def load_text(n_chars: int) -> tuple[str, str]:
     parts = []
     while sum(map(len, parts)) < n_chars:
         line = " ".join(rng.choice(words) for _ in range(rng.randint(4, 14)))
-        parts.append(line.capitalize() + rng.choice([".", "!", "?", ",", f" {rng.randint(0, 99999)}."])
+        ending = rng.choice([".", "!", "?", ",", f" {rng.randint(0, 99999)}."])
+        parts.append(line.capitalize() + ending
                      + rng.choice(["\n", "\n\n", " ", "\n    x = f(y)  # code\n"]))
     return "".join(parts)[:n_chars], "generated text"
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

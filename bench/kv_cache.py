@@ -14,20 +14,11 @@ Prints one line per case and a last line ``speedup=<float>`` for ``fits``.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from lesson_lib.gpt import GPT, GPTConfig
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from lesson_lib.timing import interleaved
 
 
 def main() -> None:
@@ -62,7 +53,7 @@ def main() -> None:
         prompt = torch.randint(0, args.vocab_size, (1, max(prompt_len, 1)), device=args.device)
         out = {}
 
-        def run(cache: bool):
+        def run(cache: bool, prompt=prompt, out=out):
             gen = torch.Generator(device=args.device).manual_seed(0)
             out[cache] = model.generate(prompt, args.new_tokens, temperature=1.0,
                                         use_cache=cache, generator=gen)
@@ -70,8 +61,8 @@ def main() -> None:
                 torch.cuda.synchronize()
 
         run(True)  # warm-up
-        t_cache = best_time(lambda: run(True), args.repeats)
-        t_plain = best_time(lambda: run(False), args.repeats)
+        times = interleaved(lambda: run(True), lambda: run(False), rounds=args.repeats)  # A B B A
+        t_cache, t_plain = min(times["a"]), min(times["b"])
         same = torch.equal(out[True], out[False])
         ratios[name] = t_plain / t_cache
         n = args.new_tokens

@@ -8,6 +8,7 @@ what was expected. A module that does not exist yet is skipped, not failed.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import pickle
 
@@ -32,8 +33,8 @@ def bool_ones(*shape):
 
 
 def lib(name):
-    """``lesson_lib.<name>``, or skip the case while that module is still being written."""
-    return pytest.importorskip(f"lesson_lib.{name}")
+    """``lesson_lib.<name>`` (a missing module fails the case)."""
+    return importlib.import_module(f"lesson_lib.{name}")
 
 
 def sdpa(*args, **kwargs):

@@ -185,8 +185,7 @@ def test_shipped_icl_model_learns_in_context():
     from lesson_lib import pretrained
 
     names = [n for n in pretrained.list_checkpoints() if "icl" in n]
-    if not names:
-        pytest.skip("no shipped icl checkpoint")
+    assert names, "no shipped checkpoint has 'icl' in its name"
     model, tokenizer = pretrained.load(names[0])
     eight = icl.few_shot_accuracy(model, tokenizer, 8, n_trials=100, seed=123)
     zero = icl.few_shot_accuracy(model, tokenizer, 0, n_trials=100, seed=123)

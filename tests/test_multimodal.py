@@ -5,9 +5,20 @@ import torch.nn.functional as F
 
 from lesson_lib import pretrained
 from lesson_lib.gpt import Block
-from lesson_lib.multimodal import (COLOURS, SHAPES, VOCAB, CaptionerConfig, ImageCaptioner,
-                                   caption_accuracy, encode_captions, make_shapes, object_patches,
-                                   patch_grid, patchify, shape_batches)
+from lesson_lib.multimodal import (
+    COLOURS,
+    SHAPES,
+    VOCAB,
+    CaptionerConfig,
+    ImageCaptioner,
+    caption_accuracy,
+    encode_captions,
+    make_shapes,
+    object_patches,
+    patch_grid,
+    patchify,
+    shape_batches,
+)
 
 
 @pytest.mark.parametrize("B,C,H,W,P", [(2, 3, 16, 16, 4), (1, 1, 4, 4, 2), (3, 2, 6, 9, 3),
@@ -154,8 +165,6 @@ def test_patch_grid_and_batches():
     assert x.shape == (5, 3, 16, 16) and y.shape == (5, 5)
 
 
-@pytest.mark.skipif("shapes-captioner" not in pretrained.list_checkpoints(),
-                    reason="shapes-captioner checkpoint not built")
 def test_shipped_captioner_reads_held_out_images():
     model, _ = pretrained.load("shapes-captioner")
     imgs, colour, shape = make_shapes(300, seed=424242)

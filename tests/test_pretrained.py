@@ -10,14 +10,13 @@ import pytest
 import torch
 
 from lesson_lib import recipes
-from lesson_lib.recipes.registry import recipe
-from lesson_lib.train import heldout_loss
-from lesson_lib.transformer import exact_match
 from lesson_lib.data import load_corpus, make_reverse_task, train_val_split
 from lesson_lib.gpt import GPT, GPTConfig
 from lesson_lib.pretrained import build, list_checkpoints, load, load_weights, save
+from lesson_lib.recipes.registry import recipe
 from lesson_lib.tokenizers import BPETokenizer, CharTokenizer, Tokenizer
-from lesson_lib.transformer import Transformer
+from lesson_lib.train import heldout_loss
+from lesson_lib.transformer import Transformer, exact_match
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("shakespeare-char", "toy-reverse")

@@ -15,7 +15,8 @@ from lesson_lib.recipes import RECIPES, RecipeRun
 from lesson_lib.scaling import load_runs
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_RESULTS = {"finetune", "scaling-sweep"}  # results files, not checkpoints
+SHIPPED_RESULTS = {"finetune", "scaling-sweep", "small-lm-runs", "finetune-curves",
+                   "noisy-data-runs"}  # results files, not checkpoints
 
 
 @pytest.fixture(autouse=True, scope="module")

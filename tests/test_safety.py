@@ -85,8 +85,6 @@ def test_refusal_rule():
     assert not safety.is_refusal("ok, sorra fixed.")
 
 
-@pytest.mark.skipif("safety-base" not in pretrained.list_checkpoints(),
-                    reason="safety-base checkpoint not built")
 def test_shipped_base_complies_with_everything():
     model, tok = pretrained.load("safety-base")
     scores = safety.evaluate(model, tok, n=40)

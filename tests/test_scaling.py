@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from lesson_lib.scaling import (RESULTS_PATH, PowerLaw, compute_flops, fit_power_law,
-                                load_runs, train_run)
+from lesson_lib.scaling import (
+    PowerLaw,
+    compute_flops,
+    fit_power_law,
+    load_runs,
+    train_run,
+)
 
 
 def law(C, a, b, c):
@@ -51,7 +56,10 @@ def test_pure_power_law_matches_numpy_polyfit():
     # the free floor can only lower the error; with data this straight it stays near 0
     pred_free = fit.predict(C)
     pred_line = np.exp(intercept + slope * np.log(C))
-    err = lambda p: np.sum((np.log(p) - np.log(L)) ** 2)
+
+    def err(p):
+        return np.sum((np.log(p) - np.log(L)) ** 2)
+
     assert err(pred_free) <= err(pred_line) + 1e-12
     assert fit.b == pytest.approx(-slope, rel=0.15)
 
@@ -118,7 +126,6 @@ def test_train_run_reports_six_n_d():
     assert 0 < run["val_loss"] < 2 * math.log(11)
 
 
-@pytest.mark.skipif(not RESULTS_PATH.exists(), reason="scaling.json not built")
 def test_shipped_sweep_is_predictable():
     runs = sorted(load_runs(), key=lambda r: r["compute_flops"])
     assert len(runs) >= 5

@@ -27,8 +27,8 @@ N_TEST = 500  # held-out sequences per length
         numbers=lambda doc: {"exact match": doc["meta"]["exact_match"]},
         tolerance={"exact match": (
             0.02, "7 lengths x 500 held-out sequences: the binomial standard error of an "
-                  "exact-match rate near 0.98 is 0.002; rebuilds on 1 and 2 threads agree "
-                  "within 0.01")})
+                  "exact-match rate near 0.98 is 0.002; 0.02 also allows for a different "
+                  "training path on another thread count")})
 def toy_reverse(out_dir: Path, smoke: bool = False) -> Path:
     """The chapter 05 encoder-decoder, trained to reverse 4-10 symbols (under 2 minutes)."""
     with RecipeRun("toy-reverse", smoke) as run:

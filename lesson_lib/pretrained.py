@@ -25,8 +25,16 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .checkpoints import (CHECKPOINT_DIR, RESULTS_DIR, list_checkpoints, load, load_train_state,
-                          load_weights, save, save_train_state)
+from .checkpoints import (
+    CHECKPOINT_DIR,
+    RESULTS_DIR,
+    list_checkpoints,
+    load,
+    load_train_state,
+    load_weights,
+    save,
+    save_train_state,
+)
 from .recipes import RECIPES
 
 __all__ = ["CHECKPOINT_DIR", "RESULTS_DIR", "list_checkpoints", "load", "save", "load_weights",

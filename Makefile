@@ -16,7 +16,7 @@ PYTEST := $(BIN)/python -m pytest
 # Tests run with no network (tools/offline.sh), as a classroom laptop might.
 OFFLINE := tools/offline.sh
 
-.PHONY: install lab test unit notebooks browser slides html pdf visualize bench verify clean strip
+.PHONY: install lint lab test unit notebooks browser slides html pdf visualize bench verify clean strip
 
 install: $(STAMP)
 
@@ -47,7 +47,11 @@ html: install $(WEB_STAMP)
 pdf: install $(WEB_STAMP)
 	$(BIN)/python tools/export.py pdf
 
-test: unit notebooks browser
+test: lint unit notebooks browser
+
+# pyflakes, pycodestyle errors, import order and bugbear (configured in pyproject.toml)
+lint: install
+	$(BIN)/ruff check lesson_lib tests tools bench
 
 unit: install
 	OMP_NUM_THREADS=1 $(OFFLINE) $(PYTEST) tests -q --ignore=tests/browser --ignore=tests/test_notebooks.py

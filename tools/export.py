@@ -38,6 +38,20 @@ TEMPLATES = ROOT / "tools" / "templates"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 CSS_URL = re.compile(r"""(?:@import\s+|url\()\s*["']?(https?://[^"')\s]+)""", re.I)
+PDF_MARGIN_MM = 12  # page margin of the PDF handouts, on every side
+# Handouts wrap long lines of code and output instead of clipping them at the cell's edge or
+# the page's; wide images and figures shrink to the page.
+HANDOUT_CSS = """<style id="handout-wrap">
+.jp-Cell pre, .jp-OutputArea-output pre, .jp-RenderedText pre, .highlight pre {
+  white-space: pre-wrap !important; overflow-wrap: anywhere !important; }
+.jp-InputArea-editor, .jp-CodeMirrorEditor, .highlight, .jp-OutputArea-output,
+.jp-RenderedText, .jp-Cell-inputWrapper, .jp-Cell-outputWrapper { overflow: visible !important; }
+.jp-RenderedImage img, .jp-RenderedSVG svg, .jp-RenderedHTMLCommon img { max-width: 100% !important;
+  height: auto !important; }
+.jp-RenderedHTMLCommon table { max-width: 100%; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; }
+@media print { .jp-Cell { break-inside: auto; } .plotly-graph-div { max-width: 100%; } }
+</style>"""
 CDN_SCRIPT = re.compile(r"""<script[^>]*\bsrc\s*=\s*["']https?://[^"']*["'][^>]*>\s*</script>""", re.I)
 
 ASSETS = {  # node_modules path -> path under assets/
@@ -280,6 +294,8 @@ def export(kind: str, names=()) -> dict:
         start = time.perf_counter()
         nb = offline_outputs(freeze_live_plots(executed(path)))
         body, _ = exporter.from_notebook_node(nb, resources={"offline_prefix": "assets"})
+        if kind == "html":
+            body = body.replace("</head>", HANDOUT_CSS + "\n</head>", 1)
         target = out / f"{path.stem}{suffix}"
         target.write_text(body, encoding="utf-8")
         urls = external_urls(body)
@@ -319,22 +335,51 @@ def write_index(out: Path, suffix: str) -> None:
         f"<ol start='0'>{''.join(items)}</ol></body></html>", encoding="utf-8")
 
 
-def export_pdf(names=()) -> None:
-    from playwright.sync_api import sync_playwright
-
+def export_pdf(names=(), browser=None) -> None:
+    """Print each chapter's HTML handout to build/pdf with Chromium (``browser``, or one
+    launched here)."""
     export("html", names)
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            launched = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            try:
+                export_pdf_with(launched, names)
+            finally:
+                launched.close()
+    else:
+        export_pdf_with(browser, names)
+
+
+def export_pdf_with(browser, names=()) -> None:
     out = BUILD / "pdf"
     out.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        page = browser.new_page()
-        for path in chapters(names):
-            page.goto((BUILD / "html" / f"{path.stem}.html").as_uri(), wait_until="load")
-            page.wait_for_timeout(1500)
-            page.pdf(path=str(out / f"{path.stem}.pdf"), format="A4", print_background=True)
-            print(f"build/pdf/{path.stem}.pdf")
-        browser.close()
+    # An A4-wide window, so that figures that size themselves at load (plotly) fit the page.
+    page = browser.new_page(viewport={"width": 794, "height": 1123})
+    margin = f"{PDF_MARGIN_MM}mm"
+    for path in chapters(names):
+        page.goto((BUILD / "html" / f"{path.stem}.html").as_uri(), wait_until="load")
+        page.wait_for_timeout(1500)
+        page.evaluate(FIT_PLOTLY)
+        page.wait_for_timeout(500)
+        page.pdf(path=str(out / f"{path.stem}.pdf"), format="A4", print_background=True,
+                 margin={"top": margin, "bottom": margin, "left": margin, "right": margin})
+        print(f"build/pdf/{path.stem}.pdf")
+    page.close()
 
+
+# A plotly figure drawn wider than the page (a fixed layout width) is zoomed to the page's width.
+FIT_PLOTLY = """() => {
+  let n = 0;
+  for (const gd of document.querySelectorAll('.plotly-graph-div')) {
+    const box = gd.closest('.jp-OutputArea-output') || gd.parentElement;
+    const outer = gd.parentElement === box ? gd : gd.parentElement;  // plotly's own wrapper div
+    const wide = Math.max(outer.scrollWidth, gd._fullLayout ? gd._fullLayout.width : 0);
+    if (wide > box.clientWidth) { outer.style.zoom = (box.clientWidth / wide).toFixed(3); n++; }
+  }
+  return n;
+}"""
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--disable-sync",

@@ -52,7 +52,8 @@ HANDOUT_CSS = """<style id="handout-wrap">
 .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; }
 @media print { .jp-Cell { break-inside: auto; } .plotly-graph-div { max-width: 100%; } }
 </style>"""
-CDN_SCRIPT = re.compile(r"""<script[^>]*\bsrc\s*=\s*["']https?://[^"']*["'][^>]*>\s*</script>""", re.I)
+CDN_SCRIPT = re.compile(r"""<script[^>]*\bsrc\s*=\s*["']https?://[^"']*["'][^>]*>\s*</script>""",
+                        re.I)
 
 ASSETS = {  # node_modules path -> path under assets/
     "reveal.js/dist": "reveal.js/dist",
@@ -253,15 +254,16 @@ def external_urls(text: str) -> list[str]:
 
 
 def offline_outputs(nb):
-    """Drop plotly's inlined library (the page loads assets/plotly.min.js once) and the
-    CDN MathJax tag plotly adds to each figure (the page loads a local MathJax)."""
+    """Drop plotly's set-up output, which inlines plotly.js ('notebook' renderer) or imports
+    it from a CDN ('notebook_connected'): the page loads assets/plotly.min.js once. Drop
+    the CDN script tags plotly adds to each figure too (the page loads a local MathJax)."""
     for cell in nb.cells:
         kept = []
         for out in cell.get("outputs", []):
             page = out.get("data", {}).get("text/html")
             if isinstance(page, str):
-                if "window.PlotlyConfig" in page and len(page) > 1_000_000:
-                    continue  # the 4.8 MB plotly.js that the notebook renderer inlines
+                if "window.PlotlyConfig" in page and "plotly-graph-div" not in page:
+                    continue  # plotly's set-up, no figure in it
                 out["data"]["text/html"] = CDN_SCRIPT.sub("", page)
             kept.append(out)
         if "outputs" in cell:

@@ -19,7 +19,19 @@ GPT-2 (Radford et al., 2019, section 2.3) keeps the idea, changes the block:
   vocabulary to 50,257 tokens.
 
 ``GPTConfig(norm_first=False)`` builds GPT-1's block, the default GPT-2's.
-``GPT.from_gpt2_state_dict`` loads Hugging Face GPT-2 weights.
+``GPT.from_gpt2_state_dict`` loads Hugging Face GPT-2 weights, and
+``GPT.from_pretrained("gpt2")`` (or a folder path) a whole Hugging Face GPT-2
+folder, ``config.json`` plus ``model.safetensors``, with the same logits as
+``transformers``' ``GPT2LMHeadModel``; its tokenizer is
+``BPETokenizer.from_pretrained`` of the same folder (``vocab.json`` and
+``merges.txt``). A name is looked up in the local Hugging Face cache first
+and fetched only online; offline, or for a name the Hub does not know, the
+error comes within seconds and says how to get the files::
+
+    model = GPT.from_pretrained("gpt2")              # or "path/to/folder"
+    tok = BPETokenizer.from_pretrained("gpt2")
+    ids = torch.tensor([tok.encode("Hello, my dog is")])
+    print(tok.decode(model.generate(ids, 10, temperature=0)[0].tolist()))
 
 ``generate`` samples one token at a time with temperature, top-k and top-p
 (nucleus) filtering; the filters are the pure helpers ``top_k_filter``,
@@ -35,6 +47,7 @@ weight-decay parameter groups (the training loop owns the optimiser).
 """
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections.abc import Mapping
@@ -43,9 +56,12 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from .attention import KVCache, MultiHeadAttention
+from .checks import check_number
+from .hub import model_folder
 from .layers import FeedForward
 
 __all__ = ["GPTConfig", "Block", "GPT", "top_k_filter", "top_p_filter", "filter_logits",
@@ -409,6 +425,47 @@ class GPT(nn.Module):
                 new[f"{b}{ours}.bias"] = get(f"{h}{theirs}.bias", (n_out,))
         model.load_state_dict(new)  # strict: every parameter of ours gets a tensor
         return model
+
+    @classmethod
+    def from_pretrained(cls, path_or_name, *, cache_dir=None, timeout: float = 5.0) -> "GPT":
+        """Load a Hugging Face GPT-2 folder (``config.json`` + ``model.safetensors``).
+
+        ``path_or_name`` is a folder written by ``save_pretrained`` or a Hub
+        name such as ``"gpt2"``, found in the local Hugging Face cache or,
+        online, downloaded into it (``lesson_lib.hub.model_folder``; offline
+        or unknown names fail within seconds, saying how to get the model).
+        The logits equal ``GPT2LMHeadModel``'s. Dropout is 0: the model is
+        ready for inference. Pickled ``pytorch_model.bin`` files are refused.
+        The tokenizer of the same folder: ``BPETokenizer.from_pretrained``.
+        """
+        folder = model_folder(path_or_name, ("config.json", "model.safetensors"),
+                              cache_dir=cache_dir, timeout=timeout)
+        try:
+            cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{folder / 'config.json'} is not JSON: {err}") from None
+        kind = cfg.get("model_type")
+        if kind != "gpt2":
+            raise ValueError(f"{folder} holds a {kind!r} model; from_pretrained reads GPT-2 "
+                             "(model_type 'gpt2') only")
+        expected = {"activation_function": ("gelu_new", "gelu_pytorch_tanh"),
+                    "scale_attn_weights": (True,), "scale_attn_by_inverse_layer_idx": (False,),
+                    "reorder_and_upcast_attn": (False,), "tie_word_embeddings": (True,)}
+        for key, allowed in expected.items():
+            if cfg.get(key, allowed[0]) not in allowed:
+                raise ValueError(f"{folder}: config {key}={cfg[key]!r} differs from GPT-2's "
+                                 f"{allowed[0]!r}, which is the only variant this GPT builds")
+        C, n_inner = cfg.get("n_embd"), cfg.get("n_inner")
+        if n_inner is not None and n_inner != 4 * C:
+            raise ValueError(f"{folder}: n_inner={n_inner} must be 4 * n_embd = {4 * C} "
+                             "(or null), as in GPT-2")
+        model = cls.from_gpt2_state_dict(load_file(folder / "model.safetensors"),
+                                         cfg.get("n_head"))
+        eps = check_number("layer_norm_epsilon", cfg.get("layer_norm_epsilon", 1e-5), min=0)
+        for m in model.modules():
+            if isinstance(m, nn.LayerNorm):
+                m.eps = eps
+        return model.eval()
 
     def hidden_states(self, idx: Tensor) -> Tensor:
         """The final hidden states (B, T, C), before ``lm_head``: GPT-1's ``h_l`` (section 3.2).

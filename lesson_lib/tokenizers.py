@@ -20,9 +20,13 @@ same as ``tiktoken``'s ``encode_ordinary``.
 are updated rather than recounted, a heap), so 100 KB of text trains and
 encodes in well under a second.
 
-Left out: special tokens (``<|endoftext|>`` and friends are neither encoded
-nor decoded), normalisation, and dropout over merges. Ids are plain Python
-lists; turning them into tensors is the caller's job.
+``BPETokenizer.from_pretrained`` reads a Hugging Face GPT-2 folder's
+``vocab.json`` and ``merges.txt`` (GPT-2's own tokenizer, id for id).
+
+Left out: encoding special tokens (``<|endoftext|>`` in a text is encoded as
+plain characters; a loaded vocabulary's special ids only decode to their
+text), normalisation, and dropout over merges. Ids are plain Python lists;
+turning them into tensors is the caller's job.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import numbers
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from .hub import model_folder
 
 # GPT-2's split (Radford et al. 2019): contractions, letter runs, digit runs,
 # punctuation runs, each with at most one leading space, and whitespace.
@@ -238,10 +244,12 @@ class BPETokenizer(Tokenizer):
     ``(a, b)`` becomes ``new_id``; a lower ``new_id`` merges first.
     ``vocab[i]`` is the bytes that id ``i`` stands for. ``byte_ids[b]`` is the
     id of byte value ``b`` (``b`` itself, except in vocabularies that order
-    the bytes differently).
+    the bytes differently). ``specials`` maps special tokens such as
+    ``"<|endoftext|>"`` to their ids: ``decode`` writes them, ``encode``
+    never makes them.
     """
 
-    def __init__(self, merges, pattern: str | None = None, byte_ids=None):
+    def __init__(self, merges, pattern: str | None = None, byte_ids=None, specials=None):
         self.merges = [((int(a), int(b)), int(new)) for (a, b), new in merges]
         self.pattern = pattern
         self.byte_ids = list(range(256)) if byte_ids is None else [int(i) for i in byte_ids]
@@ -250,6 +258,11 @@ class BPETokenizer(Tokenizer):
             if a not in self.vocab or b not in self.vocab or new in self.vocab:
                 raise ValueError(f"merge ({a}, {b}) -> {new} needs two known ids and a new one")
             self.vocab[new] = self.vocab[a] + self.vocab[b]
+        self.specials = {str(t): int(i) for t, i in (specials or {}).items()}
+        for token, i in self.specials.items():
+            if i in self.vocab:
+                raise ValueError(f"special token {token!r} -> {i} reuses an id")
+            self.vocab[i] = token.encode("utf-8")
         if len(self.byte_ids) != 256 or sorted(self.vocab) != list(range(len(self.vocab))):
             raise ValueError("BPETokenizer needs 256 byte ids, and ids 0..vocab_size-1 each used once")
         self._ranks = {pair: new for pair, new in self.merges}
@@ -324,12 +337,65 @@ class BPETokenizer(Tokenizer):
 
     # ---- persistence ---------------------------------------------------
     def _to_json(self) -> dict:
-        return {"pattern": self.pattern, "byte_ids": self.byte_ids,
+        data = {"pattern": self.pattern, "byte_ids": self.byte_ids,
                 "merges": [[a, b, new] for (a, b), new in self.merges]}
+        return {**data, "specials": self.specials} if self.specials else data
 
     @classmethod
     def _from_json(cls, data: dict) -> "BPETokenizer":
-        return cls([((a, b), new) for a, b, new in data["merges"]], data["pattern"], data["byte_ids"])
+        merges = [((a, b), new) for a, b, new in data["merges"]]
+        return cls(merges, data["pattern"], data["byte_ids"], data.get("specials"))
+
+    @classmethod
+    def from_pretrained(cls, path_or_name, *, cache_dir=None,
+                        timeout: float = 5.0) -> "BPETokenizer":
+        """GPT-2's tokenizer from a Hugging Face folder's ``vocab.json`` and ``merges.txt``.
+
+        ``path_or_name`` is a folder or a Hub name such as ``"gpt2"``, found as
+        ``GPT.from_pretrained`` finds it (``lesson_lib.hub.model_folder``).
+        ``vocab.json`` maps each token, written in GPT-2's printable stand-ins
+        for bytes (``gpt2_byte_chars``: the space is ``Ġ``), to its id;
+        ``merges.txt`` lists the merges, most frequent first. A merge's rank is
+        its line, so the loader checks that each merged token's id grows with
+        its line, as it does in GPT-2 (``Ġt`` is 256, the first merge). Tokens
+        that are neither bytes nor merges (``<|endoftext|>``) become ``specials``.
+        The split pattern is GPT-2's.
+        """
+        folder = model_folder(path_or_name, ("vocab.json", "merges.txt"), cache_dir=cache_dir,
+                              timeout=timeout)
+        try:
+            vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+            lines = (folder / "merges.txt").read_text(encoding="utf-8").splitlines()
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{folder}: vocab.json or merges.txt is damaged: {err}") from None
+        if not isinstance(vocab, dict):
+            raise ValueError(f"{folder / 'vocab.json'} must map token strings to ids")
+        byte_chars = gpt2_byte_chars()
+        missing = [c for c in byte_chars if c not in vocab]
+        if missing:
+            raise ValueError(f"{folder / 'vocab.json'} lacks byte tokens such as {missing[0]!r}; "
+                             "a byte-level GPT-2 vocabulary has all 256")
+        merges, last = [], -1
+        for n, line in enumerate(lines, 1):
+            if not line.strip() or line.startswith("#version"):
+                continue
+            parts = line.split(" ")
+            if len(parts) != 2 or any(p not in vocab for p in parts) or "".join(parts) not in vocab:
+                raise ValueError(f"{folder / 'merges.txt'} line {n} {line!r} is not a merge of "
+                                 "two tokens of vocab.json into a third")
+            new = vocab["".join(parts)]
+            if new <= last:
+                raise ValueError(f"{folder / 'merges.txt'} line {n}: merged token id {new} does "
+                                 f"not grow with the line (the previous was {last}); merges must "
+                                 "be listed in the order of their ids")
+            merges.append(((vocab[parts[0]], vocab[parts[1]]), new))
+            last = new
+        made = {i for _, i in merges} | {vocab[c] for c in byte_chars}
+        specials = {t: i for t, i in vocab.items() if i not in made}
+        try:
+            return cls(merges, GPT2_SPLIT_PATTERN, [vocab[c] for c in byte_chars], specials)
+        except ValueError as err:
+            raise ValueError(f"{folder}: {err}") from None
 
     @classmethod
     def from_tiktoken(cls, name: str = "cl100k_base", path=None) -> "BPETokenizer":
@@ -373,6 +439,25 @@ class BPETokenizer(Tokenizer):
             pair_ids[tuple(parts)] = rank
             merges.append((tuple(parts), rank))
         return cls(merges, pattern, byte_ids)
+
+
+def gpt2_byte_chars() -> list[str]:
+    """GPT-2's printable stand-in for each byte value, as its ``vocab.json`` writes them.
+
+    The 188 printable Latin-1 bytes stand for themselves; the other 68 (space,
+    control bytes, ...) take the characters from U+0100 on, in byte order.
+
+    >>> chars = gpt2_byte_chars()
+    >>> chars[ord("A")], chars[ord(" ")], chars[ord("\\n")]
+    ('A', 'Ġ', 'Ċ')
+    """
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                 *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {b: chr(b) for b in printable}, 0
+    for b in range(256):
+        if b not in chars:
+            chars[b], extra = chr(256 + extra), extra + 1
+    return [chars[b] for b in range(256)]
 
 
 def _find_ranks_file(relative: str) -> Path | None:

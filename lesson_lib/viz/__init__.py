@@ -1,6 +1,6 @@
 """Views of what the models compute: attention maps and positional encodings.
 
-Three kinds of view, all taking tensors and token strings, never models:
+Four kinds of view, all taking tensors and token strings, never models:
 
 * ``static``: matplotlib figures for notebooks and print
   (``attention_heatmap``, ``attention_grid``, ``positional_encoding_heatmap``,
@@ -11,6 +11,17 @@ Three kinds of view, all taking tensors and token strings, never models:
 * ``widgets``: live ipywidgets driven by a model (``AttentionExplorer``,
   ``PositionalEncodingExplorer``, ``NextTokenExplorer``), and the training
   callback ``LiveLossPlot`` (``live_loss``).
+* views of a whole model, each a plotly figure that needs no kernel:
+  ``model_view`` (every head as a thumbnail, in ``head_grid``),
+  ``head_view`` (lines from tokens to the tokens they attend to,
+  ``head_lines``), ``loss_strip`` (tokens coloured by their loss,
+  ``token_loss``), ``logit_lens`` (top guesses after each layer,
+  ``lens_view``; its tensors come from ``lesson_lib.lens``),
+  ``presentation_attention`` (word-level attention on a 1280 × 720 slide,
+  ``presentation``) and ``attention_over_training`` with its training
+  callback ``AttentionRecorder`` (``attention_history``). These modules are
+  not named after their functions: once imported, a submodule
+  ``viz.model_view`` would replace the function of that name.
 
 Only the matplotlib views load with the package; the plotly and widget
 names are resolved on first use (a module-level ``__getattr__``), so
@@ -36,6 +47,15 @@ _LAZY = {
     "NextTokenExplorer": "next_token",
     "pe_rotation": "pe_explorer",
     "LiveLossPlot": "live_loss",
+    "model_view": "head_grid",
+    "head_view": "head_lines",
+    "loss_strip": "token_loss",
+    "logit_lens": "lens_view",
+    "presentation_attention": "presentation",
+    "merge_attention": "presentation",
+    "word_groups": "presentation",
+    "AttentionRecorder": "attention_history",
+    "attention_over_training": "attention_history",
 }
 
 # ``from lesson_lib.viz import *`` lists only names whose submodule is present

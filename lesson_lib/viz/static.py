@@ -9,6 +9,7 @@ What each view shows:
   are printed in the cells so a reader can check a row sums to 1.
 * ``attention_grid`` draws every head of every layer as small heatmaps on
   one colour scale (rows = layers, columns = heads, titles ``"L0 H1"``).
+  Given a slice of the layers, ``layers=[2, 3]`` names their real indices.
 * ``positional_encoding_heatmap`` draws the sinusoidal table of section
   3.5: position down the y axis, dimension along the x axis, a diverging
   colour map centred on 0.
@@ -22,8 +23,8 @@ once in a notebook and no window stays open. Nothing here calls
 ``plt.show()``, writes a file or changes ``rcParams``.
 
 Left out: attention over several sentences at once (pick one batch
-element), line-style "head views" linking tokens, and fonts for scripts
-DejaVu Sans lacks (such glyphs draw as boxes).
+element), line-style views linking tokens (the plotly ``head_view`` draws
+them), and fonts for scripts DejaVu Sans lacks (such glyphs draw as boxes).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 __all__ = ["attention_heatmap", "attention_grid", "positional_encoding_heatmap",
-           "prepare_attention", "display_token"]
+           "prepare_attention", "display_token", "layer_labels"]
 
 _ANNOTATE_MAX_CELLS = 100  # print the weight in each cell up to 10 x 10
 
@@ -115,6 +116,9 @@ def prepare_attention(weights, query_tokens, key_tokens=None, *, ndims=(2, 3, 4)
             hint = ("pick one map first: weights[head], weights[layer, head], or "
                     "weights[0, head] for MultiHeadAttention's (B, H, Tq, Tk)"
                     if max(ndims) == 2 else "pick one batch element first, e.g. weights[0]")
+        elif w.ndim >= 2:
+            hint = ("add the missing leading axes, e.g. weights[None] for one layer's "
+                    "(H, Tq, Tk), or pass the maps of every layer")
         else:
             hint = "weights need a query axis and a key axis"
         raise ValueError(f"{fn} expects weights of shape {accepted}, got shape "
@@ -239,16 +243,44 @@ def attention_heatmap(weights, query_tokens, key_tokens=None, ax=None, *, title=
     return fig
 
 
-def attention_grid(weights, tokens, key_tokens=None, *, title=None, cmap=None):
+def layer_labels(layers, n_layer: int, fn: str) -> list[int]:
+    """The real index of each of ``n_layer`` layers: ``layers`` checked, or ``0..n_layer-1``.
+
+    >>> layer_labels([2, 3], 2, "attention_grid"), layer_labels(None, 2, "attention_grid")
+    ([2, 3], [0, 1])
+    """
+    if layers is None:
+        return list(range(n_layer))
+    if isinstance(layers, int) and not isinstance(layers, bool):
+        layers = [layers]
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (Sequence, range, np.ndarray)):
+        raise TypeError(f"{fn}: layers must be a list of layer indices, got "
+                        f"{type(layers).__name__}")
+    layers = list(layers)
+    if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i < 0 for i in layers):
+        raise ValueError(f"{fn}: layers must be ints >= 0 (the real index of each layer), "
+                         f"got {layers!r}")
+    if len(layers) != n_layer:
+        raise ValueError(f"{fn}: got {len(layers)} layer indices {layers} for weights with "
+                         f"{n_layer} layer(s); pass one index per layer of the weights, e.g. "
+                         f"attention_grid(attn[2:4], tokens, layers=[2, 3])")
+    return [int(i) for i in layers]
+
+
+def attention_grid(weights, tokens, key_tokens=None, *, title=None, cmap=None, layers=None):
     """Every head of every layer: ``(H, T, T)`` or ``(L, H, T, T)``; returns a Figure.
 
     Rows are layers, columns heads, each panel titled ``"L{layer} H{head}"``;
     all panels share one colour scale and one colourbar. Token labels are
-    written on the outer panels while they stay readable.
+    written on the outer panels while they stay readable. ``layers`` gives
+    the real index of each row when the weights are a slice of the model's
+    layers: ``attention_grid(attn[2:4], tokens, layers=[2, 3])`` titles
+    ``"L2 H0"``, and ``layers=[5]`` labels one layer's ``(H, T, T)``.
     """
     w, q_labels, k_labels = prepare_attention(weights, tokens, key_tokens, ndims=(2, 3, 4),
                                               fn="attention_grid")
     n_layer, n_head, tq, tk = w.shape
+    names = layer_labels(layers, n_layer, "attention_grid")
     lo, hi, auto_cmap = _colour_range(w)
     panel = float(np.clip(14.0 / max(n_head, 1), 1.2, 3.2))  # inches per panel
     fig = _new_figure(panel * n_head + 1.2, panel * n_layer * tq / max(tq, tk) + 0.6)
@@ -262,7 +294,7 @@ def attention_grid(weights, tokens, key_tokens=None, *, title=None, cmap=None):
                            cmap=cmap or auto_cmap, annotate=False, side=panel,
                            labels=(show_labels and layer == n_layer - 1,
                                    show_labels and head == 0))
-            ax.set_title(f"L{layer} H{head}", fontsize=9)
+            ax.set_title(f"L{names[layer]} H{head}", fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.6, label="attention weight")
     if title is not None:
         fig.suptitle(title)

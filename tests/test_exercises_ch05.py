@@ -120,6 +120,54 @@ def test_greedy_decode_names_other_mistakes():
 
 
 # ------------------------------------------------------------------ exercise 3
+def _anti(w):
+    n = min(w.shape[-2], w.shape[-1])
+    i = torch.arange(n)
+    return w[..., i, w.shape[-1] - 1 - i].mean(-1)  # (L, B, H)
+
+
+def _main(w):
+    n = min(w.shape[-2], w.shape[-1])
+    i = torch.arange(n)
+    return w[..., i, i].mean(-1)
+
+
+def _masses(maps):
+    return {k: _anti(w).mean(1).max().item() for k, w in maps.items()}
+
+
+def test_alignment_masses_passes_solution_and_tensor_values():
+    assert ch05.check_alignment_masses(_masses).passed
+    fb = ch05.check_alignment_masses(
+        lambda maps: {k: _anti(w).mean(1).max() for k, w in maps.items()})
+    assert fb.passed, fb.message
+
+
+def test_alignment_masses_checker_maps_pick_cross():
+    masses = _masses(ch05._synthetic_maps())
+    assert max(masses, key=masses.get) == "cross"
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda maps: {k: _anti(w).mean().item() for k, w in maps.items()},
+     "averaged over layers and heads"),
+    (lambda maps: {k: _main(w).mean(1).max().item() for k, w in maps.items()}, "main diagonal"),
+    (lambda maps: {k: _main(w).mean().item() for k, w in maps.items()}, "two slips"),
+    (lambda maps: {k: _anti(w).max(1).values.max().item() for k, w in maps.items()},
+     "largest over the sequences"),
+    (lambda maps: {k: _anti(w).max(1).values.mean().item() for k, w in maps.items()}, "swapped"),
+    (lambda maps: {k: 0.5 for k in maps}, "should be"),
+    (lambda maps: {"cross": 1.0}, "one number for each kind"),
+    (lambda maps: {k: _anti(w) for k, w in maps.items()}, "one number"),
+    (lambda maps: None, "None"),
+    (lambda maps: [1, 2, 3], "dict"),
+])
+def test_alignment_masses_hints(wrong, words):
+    fb = ch05.check_alignment_masses(wrong)
+    assert not fb.passed
+    assert words in fb.message, fb.message
+
+
 @pytest.mark.parametrize("answer", ["cross", "Cross-attention", "encoder-decoder attention"])
 def test_alignment_attention_passes(answer):
     assert ch05.check_alignment_attention(answer).passed

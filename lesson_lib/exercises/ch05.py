@@ -6,7 +6,9 @@ and, on a mismatch, rebuilds the usual wrong answers to name the one that
 was made: EOS forgotten, no shift or a shift the wrong way, PAD as the start
 token, input and target swapped; BOS left out of the result, the logits of
 the first position instead of the last, the decoder fed only the last
-token, the encoder run on the target.
+token, the encoder run on the target; for the alignment measurement, the
+main diagonal instead of the anti-diagonal, an average over heads that
+hides the one aligned head, a maximum over sequences instead of a mean.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from lesson_lib.transformer import Transformer
 
 from ._core import Feedback, checker, failed, passed
 
-__all__ = ["check_decoder_io", "check_greedy_decode", "check_alignment_attention"]
+__all__ = ["check_decoder_io", "check_greedy_decode", "check_alignment_masses",
+           "check_alignment_attention"]
 
 
 def _same(got, want) -> bool:
@@ -171,6 +174,108 @@ def check_greedy_decode(fn) -> Feedback:
 
 
 # ------------------------------------------------------------------ exercise 3
+def _anti(w: torch.Tensor) -> torch.Tensor:
+    """Mean weight on the anti-diagonal of maps (..., Tq, Tk): query i -> key Tk - 1 - i."""
+    n = min(w.shape[-2], w.shape[-1])
+    i = torch.arange(n)
+    return w[..., i, w.shape[-1] - 1 - i].mean(-1)  # (...)
+
+
+def _main(w: torch.Tensor) -> torch.Tensor:
+    n = min(w.shape[-2], w.shape[-1])
+    i = torch.arange(n)
+    return w[..., i, i].mean(-1)  # (...)
+
+
+def _synthetic_maps() -> dict:
+    """Maps (L=2, B=3, H=2, Tq, Tk) whose right and wrong reductions all differ.
+
+    Cross-attention: layer 1, head 0 mixes a perfect anti-diagonal with a
+    uniform map, a different share in each sequence; every other head is
+    uniform. The encoder attends to itself (main diagonal); the decoder's
+    self-attention is causal and uniform over the allowed prefix.
+    """
+    T, S = 5, 4  # decoder positions (S + 1, as in the chapter) and source positions
+    L, B, H = 2, 3, 2
+    cross = torch.full((L, B, H, T, S), 1 / S)
+    anti = torch.zeros(T, S)
+    anti[torch.arange(S), S - 1 - torch.arange(S)] = 1.0
+    anti[S, 0] = 1.0  # the last row (EOS) looks at the first source position
+    for b, share in enumerate((1.0, 0.7, 0.4)):
+        cross[1, b, 0] = share * anti + (1 - share) / S
+    enc = torch.full((L, B, H, S, S), 0.1 / (S - 1))
+    enc[..., torch.arange(S), torch.arange(S)] = 0.9
+    causal = torch.tril(torch.ones(T, T))
+    dec = (causal / causal.sum(-1, keepdim=True)).expand(L, B, H, T, T).clone()
+    return {"encoder": enc, "decoder_self": dec, "cross": cross}
+
+
+def _reduce(maps: dict, diag=_anti, batch="mean", over="max") -> dict:
+    out = {}
+    for kind, w in maps.items():
+        m = diag(w)  # (L, B, H)
+        m = m.mean(1) if batch == "mean" else m.max(1).values  # (L, H)
+        out[kind] = (m.max() if over == "max" else m.mean()).item()
+    return out
+
+
+@checker
+def check_alignment_masses(fn) -> Feedback:
+    """Exercise 3, part 1: ``fn(maps) -> {kind: float}``.
+
+    ``maps`` holds ``"encoder"``, ``"decoder_self"`` and ``"cross"`` maps, each
+    ``(L, B, H, Tq, Tk)``. For each kind: the anti-diagonal mass of every map,
+    averaged over the B sequences, then the largest over layers and heads.
+    """
+    maps = _synthetic_maps()
+    want = _reduce(maps)
+    got = fn({k: v.clone() for k, v in maps.items()})
+    if got is None:
+        return failed("your function returned None: return a dict {kind: mass}")
+    if not isinstance(got, dict):
+        return failed(f"return a dict {{kind: mass}}, got {type(got).__name__}")
+    if set(got) != set(want):
+        return failed(f"return one number for each kind of attention {sorted(want)}, "
+                      f"got keys {sorted(got)}")
+    try:
+        values = {k: float(v) for k, v in got.items()}
+    except (TypeError, ValueError):
+        return failed("each mass should be one number (a float, or a tensor with one element); "
+                      "reduce over layers, sequences and heads")
+
+    def same(ref):
+        return all(abs(values[k] - ref[k]) < 1e-4 for k in ref)
+
+    if same(want):
+        return passed("the mean over sequences keeps what is typical; the maximum over layers "
+                      "and heads finds the one head that aligns, even if the others do not.")
+    wrong = [
+        (_reduce(maps, over="mean"),
+         "you averaged over layers and heads too: one head can carry the alignment while the "
+         "others do something else, and the average hides it. Average over the sequences "
+         "(axis 1), then take the largest over layers and heads"),
+        (_reduce(maps, diag=_main),
+         "you measured the main diagonal, query i -> key i. In a reversal, output i copies "
+         "source position S - 1 - i: the anti-diagonal, w[..., i, Tk - 1 - i]"),
+        (_reduce(maps, diag=_main, over="mean"),
+         "two slips: the main diagonal instead of the anti-diagonal (key Tk - 1 - i), and an "
+         "average over heads that hides the one head that aligns"),
+        (_reduce(maps, batch="max"),
+         "you took the largest over the sequences too: one lucky sequence then decides. "
+         "Average over the sequences (axis 1), and take the largest over layers and heads only"),
+        (_reduce(maps, batch="max", over="mean"),
+         "the reductions are swapped: average over the sequences (axis 1), and take the "
+         "largest over layers and heads"),
+    ]
+    for ref, hint in wrong:
+        if same(ref):
+            return failed(hint)
+    bad = next(k for k in want if abs(values[k] - want[k]) >= 1e-4)
+    return failed(f"on the checker's maps the {bad!r} mass should be {want[bad]:.3f}, got "
+                  f"{values[bad]:.3f}: mean anti-diagonal weight per map, mean over sequences, "
+                  "largest over layers and heads")
+
+
 _KINDS = {
     "encoder": "encoder", "encoder_self": "encoder",
     "decoder_self": "decoder_self", "decoder": "decoder_self", "masked": "decoder_self",
@@ -186,7 +291,8 @@ def check_alignment_attention(answer) -> Feedback:
     of the maps dict that ``Transformer.forward(..., return_attn=True)`` returns).
     """
     if answer is None:
-        return failed("replace None with one of 'encoder', 'decoder_self', 'cross'")
+        return failed("replace None with the kind whose mass is largest, computed from your "
+                      "masses: max(masses, key=masses.get)")
     if not isinstance(answer, str):
         return failed(f"answer with a string, one of 'encoder', 'decoder_self', 'cross'; "
                       f"got {type(answer).__name__}")

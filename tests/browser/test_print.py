@@ -21,7 +21,6 @@ import re
 import numpy as np
 import pypdfium2
 import pytest
-
 from conftest import ROOT, SHOTS
 
 PDF_DIR = ROOT / "build" / "pdf"
@@ -110,5 +109,6 @@ def test_no_box_is_wider_than_the_page(handout, page):
     wide = page.evaluate("""() => [...document.querySelectorAll(
             '.jp-OutputArea-output, .jp-InputArea-editor, .jp-MarkdownOutput')]
         .filter(el => el.scrollWidth > el.clientWidth + 2)
-        .map(el => `${el.scrollWidth} > ${el.clientWidth}: ` + (el.innerText || el.className).slice(0, 60))""")
+        .map(el => `${el.scrollWidth} > ${el.clientWidth}: `
+                   + (el.innerText || el.className).slice(0, 60))""")
     assert not wide, f"{handout.stem}: boxes wider than the page: {wide[:5]}"

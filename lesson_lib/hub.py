@@ -33,6 +33,7 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 def _how_to_get(name: str, files) -> str:
+    files = [f for f in GPT2_FILES if f in files] + [f for f in GPT2_FILES if f not in files]
     return (f"on a machine with a network run `hf download {name} {' '.join(files)} "
             f"--local-dir DIR` (pip install huggingface_hub) and pass that folder, "
             f"e.g. GPT.from_pretrained('DIR')")

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
@@ -60,7 +59,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from .attention import KVCache, MultiHeadAttention
-from .checks import check_number
+from .checks import check_bool, check_int, check_number
 from .hub import model_folder
 from .layers import FeedForward
 
@@ -69,16 +68,6 @@ __all__ = ["GPTConfig", "Block", "GPT", "top_k_filter", "top_p_filter", "filter_
 
 IGNORE_INDEX = -100  # a target equal to this is left out of the loss (as in F.cross_entropy)
 _ID_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
-
-
-def _is(x, kind=numbers.Real) -> bool:
-    """True for a real (or, with kind=numbers.Integral, integer) number that is not a bool."""
-    return isinstance(x, kind) and not isinstance(x, bool)
-
-
-def _positive_int(name: str, value) -> None:
-    if not _is(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 @dataclass
@@ -94,30 +83,21 @@ class GPTConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            _positive_int(name, getattr(self, name))
-            setattr(self, name, int(getattr(self, name)))  # numpy ints become plain ints
+            setattr(self, name, check_int(name, getattr(self, name), min=1))  # numpy -> int
         if self.n_embd % self.n_head:
             raise ValueError(
                 f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: each head "
                 f"gets n_embd / n_head features; pick n_head from the divisors of {self.n_embd}"
             )
-        d = self.dropout
-        if not _is(d) or not 0.0 <= d < 1.0:
-            raise ValueError(f"dropout must be a number in [0, 1), got {d!r}")
-        self.dropout = float(d)
+        self.dropout = check_number("dropout", self.dropout, min=0, max=1, max_open=True)
         for name in ("bias", "norm_first"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+            check_bool(name, getattr(self, name))
 
 
 def _check_sampling(temperature, top_k, top_p) -> None:
-    t = temperature
-    if not _is(t) or not (math.isfinite(t) and t >= 0):
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {t!r}")
-    if top_k is not None and (not _is(top_k, numbers.Integral) or top_k < 1):
-        raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
-    if top_p is not None and (not _is(top_p) or not 0.0 < top_p <= 1.0):
-        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
+    check_number("temperature", temperature, min=0)  # 0 = greedy
+    check_int("top_k", top_k, min=1, none_ok=True)
+    check_number("top_p", top_p, min=0, max=1, min_open=True, none_ok=True)
 
 
 def _check_logits(logits) -> None:
@@ -340,9 +320,7 @@ class GPT(nn.Module):
         position, until the text outgrows ``block_size``.
         """
         idx = self._check_idx(idx)
-        n = max_new_tokens
-        if not _is(n, numbers.Integral) or n < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {n!r}")
+        n = check_int("max_new_tokens", max_new_tokens, min=0)
         _check_sampling(temperature, top_k, top_p)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got "

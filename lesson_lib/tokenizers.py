@@ -35,11 +35,11 @@ import base64
 import heapq
 import importlib.util
 import json
-import numbers
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .checks import check_int, is_int
 from .hub import model_folder
 
 # GPT-2's split (Radford et al. 2019): contractions, letter runs, digit runs,
@@ -186,7 +186,7 @@ class Tokenizer:
         ids = list(ids)
         n = self.vocab_size
         for pos, i in enumerate(ids):
-            if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            if not is_int(i):
                 raise TypeError(f"token ids must be ints, got {i!r} ({type(i).__name__}) at position {pos}")
             if not 0 <= i < n:
                 raise ValueError(f"token id {i} at position {pos} does not exist: valid ids are 0..{n - 1}")
@@ -291,10 +291,7 @@ class BPETokenizer(Tokenizer):
         [((97, 97), 256), ((97, 98), 257), ((256, 257), 258)]
         """
         cls._check_text(text, "train")
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
-            raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
-        if vocab_size < 256:
-            raise ValueError(f"vocab_size must be at least 256 (the byte tokens), got {vocab_size}")
+        vocab_size = check_int("vocab_size", vocab_size, min=256)  # 256 byte tokens + merges
         chunks = _split(None if pattern is None else _compile(pattern), text)
         words = Counter(c.encode("utf-8") for c in chunks if c)
         merges, vocab = [], {i: bytes([i]) for i in range(256)}

@@ -30,11 +30,12 @@ SMOKE_FAMILY = ((1, 2, 8, 2), (1, 2, 16, 3), (1, 2, 24, 4), (1, 2, 32, 5))
 
 
 @recipe("scaling-sweep", shipped_in=RESULTS_DIR, output="scaling.json",
-        numbers=lambda doc: {f"val_loss C={r['compute_flops']:.3g}": r["val_loss"]
-                             for r in doc["runs"]},
-        tolerance={"*": (0.03, "the loss of one run is an average over 256 x 64 held-out "
-                               "characters (standard error about 0.01 nats); rebuilds on 1 and "
-                               "2 threads differ by less than that")})
+        numbers=lambda doc: {f"run {i} val_loss": r["val_loss"]
+                             for i, r in enumerate(doc["runs"])},
+        tolerance={"run 0 *": (0.17, "seeds 0, 1, 2 of the smallest run (150 steps) gave "
+                                     "2.873, 2.795, 2.708: 2 standard deviations = 0.165"),
+                   "*": (0.05, "seeds 0, 1, 2 of runs 1 and 2 gave 2 standard deviations of "
+                               "0.02 and 0.047; the larger runs were not re-seeded")})
 def scaling_sweep(out_dir: Path, smoke: bool = False) -> Path:
     """Six GPTs spanning 127x in compute -> ``scaling.json`` (about 10 minutes on 2 cores)."""
     with RecipeRun("scaling-sweep", smoke) as run:

@@ -32,7 +32,7 @@ def test_extraction_example_from_the_docstring():
     "see chapter 04, Exercise 3 and Table 1", "`scores = 0.84 * x`", "$d_k = 1024$",
     "layer L12, head H15, pair 2i", "GPT-4 and cl100k_base", "in 2017", "## Section 42",
     "two heads, row 0, 4 layers", "| FFN, Add & Norm | §3.1, §3.3 | 04 |", "2018, §3.2–3.3",
-    "Chapters 07–11 keep the decoder", "chapters 12 and 13",
+    "Chapters 07–11 keep the decoder", "chapters 12 and 13", "voila on 127.0.0.1, torch 2.13.0",
 ])
 def test_what_is_not_checked(prose):
     assert prose_numbers.prose_numbers(prose) == []

@@ -15,8 +15,9 @@ A number in prose: ``0.259``, ``4,000``, ``65``, ``96%``, each end of
 ``3–12``. Not checked: inline code and math, headings, section and
 chapter references (``§3.1, §3.3``, ``chapters 07–11``, ``Exercise 3``), years
 (1990–2030), numbers glued to letters (``GPT-2``, ``L0``, ``2i``,
-``cl100k``), and the integers 0 to 10, which prose uses as counts and
-indices ("two heads", "row 0") far more often than as results.
+``cl100k``), dotted versions and addresses (``2.13.0``, ``127.0.0.1``), and
+the integers 0 to 10, which prose uses as counts and indices ("two heads",
+"row 0") far more often than as results.
 
 A prose number with d decimals matches a printed one that rounds to it at
 d decimals (``0.84`` matches ``0.8412``); a percentage also matches the
@@ -70,7 +71,8 @@ ALLOWED: dict[str, dict[str, str]] = {
     "06": {"0x80": "UTF-8's code-point boundaries"},
 }
 
-NUMBER = re.compile(r"(?<![\w.§/^−-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w.]*[A-Za-z_])(\s*%)?")
+NUMBER = re.compile(r"(?<![\w.§/^−-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?!\d|\.\d)(?![\w.]*[A-Za-z_])"
+                    r"(\s*%)?")
 REFERENCE = re.compile(r"(§|\b(?:chapters?|exercise|table|figure|section|part|step|equation)\s*)$",
                        re.I)
 # "§3.1, §3.3", "§3.2–3.3", "§4 and Table 1": a section reference with what continues it.

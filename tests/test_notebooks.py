@@ -7,6 +7,7 @@ belong to benchmarks, and CI machines vary.
 """
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import prose_numbers  # noqa: E402, I001  (tools/: numbers in prose must be printed by chapters)
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 BUILD = ROOT / "build"
 
@@ -47,6 +50,10 @@ def test_notebook_runs_clean(path):
             pytest.fail(f"{path.name}: stderr output (a warning?): {out.get('text')[:500]}")
         text = out.get("text", "") or out.get("data", {}).get("text/plain", "")
         assert "Warning" not in text, f"{path.name}: warning in output: {text[:300]}"
+    if path.name[:2] in prose_numbers.CHECKED:
+        typed = prose_numbers.unexplained(nb, path.name[:2])
+        assert not typed, (f"{path.name}: numbers in prose that no output shows:\n"
+                           + "\n".join(typed))
 
 
 TIMING = re.compile(r"\d+(\.\d+)?\s*(ms|µs|s|sec|seconds|it/s|tokens/s|tok/s)\b|×|\bx faster|speed-?up|"

@@ -27,7 +27,6 @@ Left out: beam search (we decode greedily), the learning rate schedule of
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Optional
 
 import torch
@@ -35,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention import causal_mask
-from .checks import check_int, is_int
+from .checks import check_int, check_number, is_int
 from .data import BOS, EOS, shift_right
 from .layers import DecoderLayer, EncoderLayer
 from .positional import SinusoidalPositionalEncoding
@@ -69,7 +68,8 @@ class Transformer(nn.Module):
         self.d_model, self.max_len = d_model, max_len
         self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
         self.src_embed = nn.Embedding(src_vocab_size, d_model)
-        self.tgt_embed = self.src_embed if share_embeddings else nn.Embedding(tgt_vocab_size, d_model)
+        self.tgt_embed = (self.src_embed if share_embeddings
+                          else nn.Embedding(tgt_vocab_size, d_model))
         self.pos = SinusoidalPositionalEncoding(d_model, max_len, dropout)
         layer_args = (d_model, n_heads, d_ff, dropout, norm_first, activation)
         self.encoder_layers = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(n_layers))
@@ -156,7 +156,8 @@ class Transformer(nn.Module):
         """
         max_new_tokens = check_int("max_new_tokens", max_new_tokens, min=0)
         if max_new_tokens + 1 > self.max_len:
-            raise ValueError(f"max_new_tokens={max_new_tokens} + BOS exceeds max_len={self.max_len}")
+            raise ValueError(f"max_new_tokens={max_new_tokens} + BOS exceeds "
+                             f"max_len={self.max_len}")
         for name, tok in (("bos_id", bos_id), ("eos_id", eos_id)):
             if (tok is None and name == "bos_id") or (tok is not None and not is_int(tok)):
                 raise TypeError(f"{name} must be an int token id, got {tok!r}")
@@ -200,9 +201,7 @@ def label_smoothed_cross_entropy(logits: Tensor, targets: Tensor, smoothing: flo
     smoothing 0.2: -log p = (0.288, 1.386), their mean 0.837, and
     loss = 0.8 * 0.288 + 0.2 * 0.837 = 0.397 (0.288 without smoothing).
     """
-    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) \
-            or not 0.0 <= smoothing <= 1.0:
-        raise ValueError(f"smoothing must be a number in [0, 1], got {smoothing!r}")
+    smoothing = check_number("smoothing", smoothing, min=0, max=1)
     if logits.shape[:-1] != targets.shape:
         raise ValueError(f"logits {tuple(logits.shape)} must be targets {tuple(targets.shape)} "
                          "plus one last axis of V classes")
@@ -225,11 +224,8 @@ class Seq2SeqLoss(nn.Module):
 
     def __init__(self, model: nn.Module, label_smoothing: float = 0.0):
         super().__init__()
-        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
-                or not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
         self.model = model
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = check_number("label_smoothing", label_smoothing, min=0, max=1)
 
     def forward(self, src: Tensor, tgt: Tensor):
         out = torch.cat([tgt, torch.full_like(tgt[:, :1], EOS)], dim=1)  # (B, T + 1)

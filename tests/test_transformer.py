@@ -149,13 +149,15 @@ def test_label_smoothing_penalises_overconfidence():
     assert loss(sure, 0.1) > loss(soft, 0.1)
 
 
-@pytest.mark.parametrize("bad", [-0.1, 1.5, True, "0.1"])
-def test_label_smoothing_rejects_bad_values(bad):
+@pytest.mark.parametrize("bad, exc", [(-0.1, ValueError), (1.5, ValueError),
+                                      (float("nan"), ValueError), (True, TypeError),
+                                      ("0.1", TypeError)])
+def test_label_smoothing_rejects_bad_values(bad, exc):
     from lesson_lib.transformer import Seq2SeqLoss, label_smoothed_cross_entropy
 
-    with pytest.raises(ValueError, match="smoothing"):
+    with pytest.raises(exc, match="smoothing"):
         label_smoothed_cross_entropy(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), bad)
-    with pytest.raises(ValueError, match="label_smoothing"):
+    with pytest.raises(exc, match="label_smoothing"):
         Seq2SeqLoss(small(), label_smoothing=bad)
 
 

@@ -90,7 +90,8 @@ def _table(max_len: int, d: int, *, layout="interleaved", exponent="2i/d", swap=
 _SINUSOID_MISTAKES = [
     (dict(layout="concatenated"),
      "you put all the sines in the first half and all the cosines in the second. The paper "
-     "interleaves them: PE[p, 2i] = sin, PE[p, 2i+1] = cos. Write into pe[:, 0::2] and pe[:, 1::2]"),
+     "interleaves them: PE[p, 2i] = sin, PE[p, 2i+1] = cos. Write into pe[:, 0::2] and "
+     "pe[:, 1::2]"),
     (dict(swap=True),
      "sin and cos are swapped: even dimensions 2i take sin, odd dimensions 2i+1 take cos "
      "(so PE[0] = [0, 1, 0, 1, ...])"),

@@ -154,12 +154,13 @@ class Tokenizer:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path} is not a tokenizer JSON file written by save(): {err}") from None
+            raise ValueError(f"{path} is not a tokenizer JSON file written by save(): "
+                             f"{err}") from None
         return cls.from_dict(data, _source=str(path))
 
     @classmethod
     def from_dict(cls, data: dict, _source: str = "the tokenizer dict") -> "Tokenizer":
-        """Rebuild a tokenizer from ``to_dict()``'s output; ``Tokenizer.from_dict`` accepts any kind."""
+        """Rebuild a tokenizer from ``to_dict()``'s output (``Tokenizer.from_dict``: any kind)."""
         kinds = {sub.__name__: sub for sub in (CharTokenizer, BPETokenizer)}
         kind = data.get("type") if isinstance(data, dict) else None
         if kind not in kinds or data.get("format") != "lesson_lib.tokenizers":
@@ -187,9 +188,11 @@ class Tokenizer:
         n = self.vocab_size
         for pos, i in enumerate(ids):
             if not is_int(i):
-                raise TypeError(f"token ids must be ints, got {i!r} ({type(i).__name__}) at position {pos}")
+                raise TypeError(f"token ids must be ints, got {i!r} ({type(i).__name__}) "
+                                f"at position {pos}")
             if not 0 <= i < n:
-                raise ValueError(f"token id {i} at position {pos} does not exist: valid ids are 0..{n - 1}")
+                raise ValueError(f"token id {i} at position {pos} does not exist: valid ids "
+                                 f"are 0..{n - 1}")
         return [int(i) for i in ids]
 
 
@@ -264,7 +267,8 @@ class BPETokenizer(Tokenizer):
                 raise ValueError(f"special token {token!r} -> {i} reuses an id")
             self.vocab[i] = token.encode("utf-8")
         if len(self.byte_ids) != 256 or sorted(self.vocab) != list(range(len(self.vocab))):
-            raise ValueError("BPETokenizer needs 256 byte ids, and ids 0..vocab_size-1 each used once")
+            raise ValueError("BPETokenizer needs 256 byte ids, and ids 0..vocab_size-1 each "
+                             "used once")
         self._ranks = {pair: new for pair, new in self.merges}
         self._split = None if pattern is None else _compile(pattern)
         self._cache: dict[bytes, list[int]] = {}
@@ -274,7 +278,8 @@ class BPETokenizer(Tokenizer):
         return len(self.vocab)
 
     def __repr__(self) -> str:
-        return f"BPETokenizer(vocab_size={self.vocab_size}, pattern={'None' if self.pattern is None else '...'})"
+        pattern = "None" if self.pattern is None else "..."
+        return f"BPETokenizer(vocab_size={self.vocab_size}, pattern={pattern})"
 
     # ---- training ------------------------------------------------------
     @classmethod
@@ -330,7 +335,8 @@ class BPETokenizer(Tokenizer):
 
     def decode(self, ids: Iterable[int]) -> str:
         """Join the tokens' bytes; bytes that are not valid UTF-8 become U+FFFD."""
-        return b"".join(self.vocab[i] for i in self._check_ids(ids)).decode("utf-8", errors="replace")
+        data = b"".join(self.vocab[i] for i in self._check_ids(ids))
+        return data.decode("utf-8", errors="replace")
 
     # ---- persistence ---------------------------------------------------
     def _to_json(self) -> dict:
@@ -410,7 +416,8 @@ class BPETokenizer(Tokenizer):
         by a Unicode version newer than tiktoken's may split differently.
         """
         if name not in _TIKTOKEN_FILES:
-            raise ValueError(f"unknown tiktoken vocabulary {name!r}; supported: {sorted(_TIKTOKEN_FILES)}")
+            raise ValueError(f"unknown tiktoken vocabulary {name!r}; supported: "
+                             f"{sorted(_TIKTOKEN_FILES)}")
         relative, pattern = _TIKTOKEN_FILES[name]
         path = Path(path) if path is not None else _find_ranks_file(relative)
         if path is None or not path.is_file():
@@ -432,7 +439,8 @@ class BPETokenizer(Tokenizer):
                 raise ValueError(f"{path}: the 256 single bytes must come before longer tokens")
             parts = _apply_merges([byte_ids[b] for b in token], pair_ids)
             if len(parts) != 2:
-                raise ValueError(f"{path}: token {rank} {token!r} is not one merge of lower-rank tokens")
+                raise ValueError(f"{path}: token {rank} {token!r} is not one merge of "
+                                 "lower-rank tokens")
             pair_ids[tuple(parts)] = rank
             merges.append((tuple(parts), rank))
         return cls(merges, pattern, byte_ids)

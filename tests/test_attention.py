@@ -3,11 +3,17 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
-
 from helpers import copy_mha_to_torch
-from lesson_lib.attention import (KVCache, MultiHeadAttention, causal_mask, padding_mask,
-                                  scaled_dot_product_attention)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lesson_lib.attention import (
+    KVCache,
+    MultiHeadAttention,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+)
 
 
 def test_worked_example_by_hand():

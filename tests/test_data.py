@@ -9,9 +9,23 @@ import pytest
 import torch
 
 from lesson_lib import data
-from lesson_lib.data import (BOS, EOS, PAD, add_bos_eos, corpus_lines, get_batch, load_corpus,
-                             load_plays, load_text, make_copy_task, make_reverse_task,
-                             make_sort_task, play_of_offset, shift_right, train_val_split)
+from lesson_lib.data import (
+    BOS,
+    EOS,
+    PAD,
+    add_bos_eos,
+    corpus_lines,
+    get_batch,
+    load_corpus,
+    load_plays,
+    load_text,
+    make_copy_task,
+    make_reverse_task,
+    make_sort_task,
+    play_of_offset,
+    shift_right,
+    train_val_split,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEAKER = re.compile(r"^[A-Z][A-Z' .&-]*:$")

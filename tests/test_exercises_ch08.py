@@ -31,7 +31,8 @@ def test_solutions_pass():
     (lambda p, h: [START + p + h + EXTRACT], "delimiter"),
     (lambda p, h: [START + h + DELIM + p + EXTRACT], "swapped"),
     (lambda p, h: [START + p + " " + DELIM + " " + h + EXTRACT], "no spaces"),
-    (lambda p, h: [START + p + DELIM + h + EXTRACT, START + h + DELIM + p + EXTRACT], "only similarity"),
+    (lambda p, h: [START + p + DELIM + h + EXTRACT, START + h + DELIM + p + EXTRACT],
+     "only similarity"),
     (lambda p, h: 1 / 0, "ZeroDivisionError"),
 ])
 def test_entailment_hints(fn, hint):

@@ -7,9 +7,21 @@ import torch.nn.functional as F
 
 import lesson_lib.finetune as ft
 from lesson_lib.data import load_corpus, load_plays, play_of_offset
-from lesson_lib.finetune import (DELIM, EXTRACT, START, TASKS, FineTuneObjective, GPTClassifier,
-                                 add_special_tokens, combined_loss, encode_examples, finetune,
-                                 input_transform, make_task, predict)
+from lesson_lib.finetune import (
+    DELIM,
+    EXTRACT,
+    START,
+    TASKS,
+    FineTuneObjective,
+    GPTClassifier,
+    add_special_tokens,
+    combined_loss,
+    encode_examples,
+    finetune,
+    input_transform,
+    make_task,
+    predict,
+)
 from lesson_lib.gpt import GPT, GPTConfig
 from lesson_lib.tokenizers import CharTokenizer
 from lesson_lib.train import TrainConfig

@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
+from helpers import randomize_norms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lesson_lib.gpt as gpt_module
 from lesson_lib.gpt import GPT, GPTConfig, filter_logits, top_k_filter, top_p_filter
-from helpers import randomize_norms
 
 V, BLOCK = 50, 16
 
@@ -90,7 +90,7 @@ def test_block_formulas_pre_norm_and_post_norm():
     for norm_first in (True, False):
         block = make_gpt(norm_first=norm_first).blocks[0]
 
-        def attn(h):
+        def attn(h, block=block):
             return block.attn(h, h, h, torch.ones(5, 5, dtype=torch.bool).tril())[0]
 
         if norm_first:

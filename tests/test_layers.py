@@ -1,8 +1,9 @@
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
-
 from helpers import copy_decoder_layer_to_torch, copy_encoder_layer_to_torch, randomize_norms
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from lesson_lib.attention import causal_mask, padding_mask
 from lesson_lib.layers import DecoderLayer, EncoderLayer, FeedForward
 

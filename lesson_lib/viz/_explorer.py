@@ -10,9 +10,11 @@ notebook cell, a test and a slider all drive it the same way:
 * the same bad value typed into a control is caught and shown in the
   status line instead, so a typo never prints a traceback.
 
-Displaying an explorer displays its ``widget`` (an ipywidgets container).
-ipywidgets and plotly are imported here, and this module is only imported
-when a widget is first asked for (see ``lesson_lib.viz.__getattr__``).
+Displaying an explorer displays its ``widget`` (an ipywidgets container)
+and sends its ``figure`` (a ``LiveFigure``) as it is now; a front end that
+connects later (voila, a reloaded page) gets it as it is then. ipywidgets
+is imported here, and this module is only imported when a widget is first
+asked for (see ``lesson_lib.viz.__getattr__``).
 
 Left out: undo, saving a view to a file, several explorers linked together.
 """
@@ -21,7 +23,6 @@ from __future__ import annotations
 import html
 import math
 from collections import OrderedDict
-from copy import deepcopy
 
 import ipywidgets as W
 
@@ -51,23 +52,6 @@ class LRU(OrderedDict):
         while len(self) > self.size:
             self.popitem(last=False)
         return value
-
-
-def _tree_copy(obj):
-    """Copy the dicts and lists of a figure spec; leaves (str, numbers, arrays) are shared.
-
-    Enough for plotly, which replaces leaves and edits containers, and much
-    cheaper than ``deepcopy`` on long lists of token labels.
-
-    >>> spec = {"x": ["a", "b"], "marker": {"color": "red"}}
-    >>> copy = _tree_copy(spec); copy["marker"]["color"] = "blue"; spec["marker"]["color"]
-    'red'
-    """
-    if isinstance(obj, dict):
-        return {k: _tree_copy(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_tree_copy(v) if isinstance(v, (dict, list, tuple)) else v for v in obj]
-    return obj
 
 
 class Explorer:
@@ -103,7 +87,6 @@ class Explorer:
             self.state = old
             raise
         self._sync_controls()
-        self._keep_state_current()
         self._say(self._describe())
         return self
 
@@ -159,25 +142,9 @@ class Explorer:
                              if message else "")
 
     # ------------------------------------------------------------ display
-    def _keep_state_current(self) -> None:
-        """Refresh the figure's full-state traits in place, without sending them.
-
-        A live front end follows the restyle messages. One that connects
-        later (voila after running the notebook, a reloaded page) asks for
-        the widget's state instead, and a FigureWidget's state is its data
-        and layout as first sent; refreshing them in place makes that the
-        figure as it is now.
-        """
-        fig = self.figure
-        if fig is not None:
-            fig._widget_data[:] = _tree_copy(fig._data)
-            fig._widget_layout.clear()
-            fig._widget_layout.update(_tree_copy(fig._layout_obj._props))
-
     def _repr_mimebundle_(self, **kwargs):
-        if self.figure is not None:  # a first display sends the figure as it is now
-            self.figure._widget_layout = deepcopy(self.figure._layout_obj._props)
-            self.figure._widget_data = deepcopy(self.figure._data)
+        if self.figure is not None:  # a display shows the figure as it is now (LiveFigure)
+            self.figure.send_figure()
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = repr(self)
         return bundle

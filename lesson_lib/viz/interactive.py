@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .static import _colour_range, display_token, prepare_attention
+from .static import _colour_range, prepare_attention
 
 __all__ = ["attention_plotly", "positional_encoding_plotly", "tokens_html"]
 
@@ -66,6 +66,19 @@ def _categories(labels: list[str]) -> list[str]:
     return out
 
 
+def _compact(a, decimals: int = 4) -> np.ndarray:
+    """A map for plotly, rounded to ``decimals`` in float64 so that its JSON is short.
+
+    plotly writes a 2-D array as a JSON list of floats, where a float32 0.1
+    becomes ``0.10000000149011612``; rounded float64 writes ``0.1``. Saved
+    widget state and exported pages shrink about threefold.
+
+    >>> _compact(np.float32([[0.1, 1 / 3]])).tolist()
+    [[0.1, 0.3333]]
+    """
+    return np.round(np.asarray(a, dtype=np.float64), decimals)
+
+
 def _tick_size(n: int) -> int:
     return int(np.clip(520 / max(n, 1), 7, 13))
 
@@ -91,7 +104,7 @@ def attention_plotly(weights, tokens, key_tokens=None, *, title=None):
     for k, name in enumerate(names):
         layer, head = divmod(k, n_head)
         fig.add_trace(go.Heatmap(
-            z=w[layer, head].astype(np.float32),  # (Tq, Tk), compact in the HTML
+            z=_compact(w[layer, head]),  # (Tq, Tk), compact in the HTML
             x=xs, y=ys, zmin=lo, zmax=hi, colorscale=cmap, name=name, visible=k == 0,
             colorbar=dict(title=dict(text="weight")),
             hovertemplate=f"%{{y}} → %{{x}}: %{{z:.3f}}<extra>{name}</extra>",
@@ -144,11 +157,11 @@ def positional_encoding_plotly(max_len: int = 64, d_model: int = 64, base: float
                         "one dimension pair over positions"),
     )
     fig.add_trace(go.Heatmap(
-        z=pe, colorscale="RdBu_r", zmid=0, zmin=-1, zmax=1, name="PE",
+        z=_compact(pe), colorscale="RdBu_r", zmid=0, zmin=-1, zmax=1, name="PE",
         colorbar=dict(x=0.39, y=0.79, len=0.5, title=dict(text="value")),
         hovertemplate="position %{y}, dim %{x}: %{z:.3f}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Heatmap(
-        z=sim, colorscale="viridis", name="PE·PEᵀ",
+        z=_compact(sim), colorscale="viridis", name="PE·PEᵀ",
         colorbar=dict(x=1.0, y=0.79, len=0.5, title=dict(text="dot")),
         hovertemplate="positions %{y} · %{x}: %{z:.2f}<extra></extra>"), row=1, col=2)
     for i in range(n_pair):

@@ -60,10 +60,11 @@ class LiveLossPlot(Callback):
 
     def on_train_begin(self, state) -> None:
         from .interactive import _plotly
+        from .live_figure import LiveFigure  # plotly and ipywidgets load on first use
 
         go, _ = _plotly()
         self._first_iter = state.iter  # a resumed run starts past 0
-        self.figure = go.FigureWidget(
+        self.figure = LiveFigure(
             data=[go.Scatter(name="step loss", mode="lines",
                              line=dict(color="#9ecae1", width=1)),
                   go.Scatter(name="train loss (estimate)", mode="lines+markers",

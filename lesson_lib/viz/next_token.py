@@ -31,6 +31,7 @@ import torch
 from ..gpt import filter_logits
 from ._explorer import LRU, Explorer
 from .interactive import _categories, _plotly
+from .live_figure import LiveFigure
 from .static import display_token
 
 __all__ = ["NextTokenExplorer"]
@@ -121,7 +122,7 @@ class NextTokenExplorer(Explorer):
     def _build(self) -> None:
         go, _ = _plotly()
         V = self.vocab_size
-        self.figure = go.FigureWidget(
+        self.figure = LiveFigure(
             data=[go.Bar(name="model (temperature 1, no cut)", marker=dict(color="#c7c7c7"),
                          hovertemplate="%{x}: %{y:.3f}<extra>before</extra>"),
                   go.Bar(name="after temperature, top-k, top-p", marker=dict(color="#1f77b4"),

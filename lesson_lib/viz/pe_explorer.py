@@ -32,7 +32,8 @@ import torch
 
 from ..positional import sinusoidal_encoding
 from ._explorer import Explorer
-from .interactive import _plotly, positional_encoding_plotly
+from .interactive import _compact, _plotly, positional_encoding_plotly
+from .live_figure import LiveFigure
 
 __all__ = ["PositionalEncodingExplorer", "pe_rotation"]
 
@@ -161,7 +162,7 @@ class PositionalEncodingExplorer(Explorer):
         fig.update_xaxes(range=[-1.25, 1.25], title_text="dim 2i (sin)", row=2, col=2)
         fig.update_yaxes(range=[-1.25, 1.25], title_text="dim 2i+1 (cos)", scaleanchor="x4",
                          row=2, col=2)
-        self.figure = go.FigureWidget(fig)
+        self.figure = LiveFigure(fig)
 
         def slider(cls, key, **kw):
             return self._bind(key, cls(description=key, continuous_update=True, **kw))
@@ -203,8 +204,9 @@ class PositionalEncodingExplorer(Explorer):
         finally:
             self._syncing = False
         with fig.batch_update():
-            fig.data[0].update(z=pe, x=np.arange(d_model), y=positions)
-            fig.data[1].update(z=pe @ pe.T, x=positions, y=positions)  # (max_len, max_len)
+            fig.data[0].update(z=_compact(pe), x=np.arange(d_model), y=positions)
+            sim = pe @ pe.T  # (max_len, max_len)
+            fig.data[1].update(z=_compact(sim), x=positions, y=positions)
             fig.data[2].update(x=positions, y=pair[:, 0], name=f"sin, dim {2 * i}")
             fig.data[3].update(x=positions, y=pair[:, 1], name=f"cos, dim {2 * i + 1}")
             fig.data[4].update(x=[p, p + k, p, p + k], visible=show,

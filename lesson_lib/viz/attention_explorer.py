@@ -1,11 +1,12 @@
-"""Live widgets: look inside a model while you change its input.
+"""The attention explorer: look inside a model's attention while you change its input.
 
 ``AttentionExplorer(model, tokenizer)`` shows the attention maps of
 *Attention Is All You Need* (Vaswani et al., 2017, section 3.2) for any
 text you type: one head as a heatmap (row = query token, column = key
 token), or every head of a layer as a grid ("all" heads). Clicking or
-hovering a row picks that query; a bar chart and a strip of coloured
-tokens below show where it looks. It works with
+hovering a row, or the ``query`` slider (arrow keys step through the
+text), picks that query; a bar chart and a strip of coloured tokens below
+show where it looks. It works with
 
 * a ``GPT`` (masked self-attention, one kind of map), and
 * the encoder-decoder ``Transformer``, whose text box takes
@@ -15,9 +16,9 @@ tokens below show where it looks. It works with
 
 The model runs once per text (``forward(..., return_attn=True)``, kept in a
 small cache); changing layer, head or query only slices the cached maps and
-restyles the plotly ``FigureWidget`` in place. The other explorers live in
-``pe_explorer`` (``PositionalEncodingExplorer``) and ``next_token``
-(``NextTokenExplorer``) and are importable from here too; ``_explorer``
+restyles the plotly figure (a ``LiveFigure``) in place. The other explorers
+live in ``pe_explorer`` (``PositionalEncodingExplorer``), ``next_token``
+(``NextTokenExplorer``), ``icl_tab`` and ``scaling_tab``; ``_explorer``
 holds what they share (``update(**state)``, the status line, display).
 
 Every explorer has ``twin()``: a kernel-free plotly figure of what it
@@ -37,12 +38,11 @@ import numpy as np
 import torch
 
 from ._explorer import LRU, Explorer
-from .interactive import _categories, _plotly, _tick_size, attention_plotly, tokens_html
-from .next_token import NextTokenExplorer
-from .pe_explorer import PositionalEncodingExplorer
+from .interactive import _categories, _compact, _plotly, _tick_size, attention_plotly, tokens_html
+from .live_figure import LiveFigure
 from .static import prepare_attention
 
-__all__ = ["AttentionExplorer", "PositionalEncodingExplorer", "NextTokenExplorer"]
+__all__ = ["AttentionExplorer"]
 
 KIND_NAMES = {
     "self": "masked self-attention",
@@ -243,7 +243,7 @@ class AttentionExplorer(Explorer):
                                    title=dict(text="weight"), gridcolor="#e5e5e5")
         traces.append(go.Bar(xaxis=f"x{n}", yaxis=f"y{n}", marker=dict(color="#1f77b4"),
                              hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
-        self.figure = go.FigureWidget(data=traces, layout=layout)
+        self.figure = LiveFigure(data=traces, layout=layout)
         for trace in self.figure.data[:H + 1]:
             trace.on_click(self._on_point)
             trace.on_hover(self._on_point)
@@ -260,9 +260,12 @@ class AttentionExplorer(Explorer):
         self._kind = self._bind("kind", W.Dropdown(
             description="kind", options=[(KIND_NAMES[k], k) for k in self.kinds],
             disabled=len(self.kinds) == 1, layout=W.Layout(width="22em")))
+        self._query = self._bind("query", W.IntSlider(
+            description="query", min=0, max=1, layout=W.Layout(width="24em"),
+            tooltip="the query token; arrow keys step through the text"))
         self._strip = W.HTML()
         self.widget = W.VBox([self._text, W.HBox([self._layer, self._head, self._kind]),
-                              self.status, self.figure, self._strip])
+                              self._query, self.status, self.figure, self._strip])
 
     def _on_point(self, trace, points, state=None) -> None:
         """A click or hover on a map: its row becomes the query."""
@@ -286,14 +289,19 @@ class AttentionExplorer(Explorer):
                        yref=f"y{'' if not grid else h + 2}", x0=-0.5, x1=len(xs) - 0.5,
                        y0=q - 0.5, y1=q + 0.5, line=dict(color="#ff7f0e", width=2))
                   for h in (range(H) if grid else [0])]
+        self._syncing = True  # the query slider spans this text; no callbacks meanwhile
+        try:
+            self._query.max = len(ys) - 1
+        finally:
+            self._syncing = False
         which = f"all {H} heads" if grid else f"head {head}"
         switch = not old or (old["head"] == "all") != grid  # single map <-> grid
         with fig.batch_update():
             if not grid:
-                fig.data[0].update(z=w[layer, head], x=xs, y=ys)
+                fig.data[0].update(z=_compact(w[layer, head]), x=xs, y=ys)
             for h in range(H):
                 if grid:
-                    fig.data[h + 1].update(z=w[layer, h], x=xs, y=ys)
+                    fig.data[h + 1].update(z=_compact(w[layer, h]), x=xs, y=ys)
                 if switch:
                     fig.data[h + 1].visible = grid
                     fig.layout[f"xaxis{h + 2}"].visible = grid
@@ -317,8 +325,8 @@ class AttentionExplorer(Explorer):
 
     def _describe(self) -> str:
         w = self._maps(self.state["text"])[self.state["kind"]][0]
-        return (f"{w.shape[2]} query × {w.shape[3]} key tokens; click or hover a row "
-                "to pick the query")
+        return (f"{w.shape[2]} query × {w.shape[3]} key tokens; click or hover a row, or "
+                "move the query slider, to pick the query")
 
     def twin(self):
         """A kernel-free plotly figure with every (layer, head) of the current text and kind."""

@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import prose_numbers  # noqa: E402, I001  (tools/: numbers in prose must be printed by chapters)
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 BUILD = ROOT / "build"
+MAX_EXECUTED_BYTES = 5_000_000  # an executed chapter with its widget state (plotly.js: 4.8 MB)
 
 
 def _text_outputs(nb):
@@ -54,6 +55,12 @@ def test_notebook_runs_clean(path):
         typed = prose_numbers.unexplained(nb, path.name[:2])
         assert not typed, (f"{path.name}: numbers in prose that no output shows:\n"
                            + "\n".join(typed))
+    size = (BUILD / "executed" / path.name).stat().st_size
+    assert size <= MAX_EXECUTED_BYTES, (
+        f"{path.name}: executed with its widget state it is {size / 1e6:.1f} MB, over "
+        f"{MAX_EXECUTED_BYTES / 1e6:.0f} MB. A copy of plotly.js per figure? Draw live plots "
+        "with lesson_lib.viz.LiveFigure, not go.FigureWidget, and plain figures with the "
+        "renderer 'plotly_mimetype+notebook_connected', not '+notebook'.")
 
 
 TIMING = re.compile(r"\d+(\.\d+)?\s*(ms|µs|s|sec|seconds|it/s|tokens/s|tok/s)\b|×|\bx faster|speed-?up|"

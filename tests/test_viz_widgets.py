@@ -47,14 +47,17 @@ def gpt(tok):
 
 
 class FrontEnd:
-    """A stand-in for the browser: the figure state at display time plus every update."""
+    """A stand-in for the browser: the figure state at display time plus every update.
 
-    def __init__(self, explorer):
-        fig = explorer.figure
+    ``figure`` picks one of the explorer's figures (default: ``explorer.figure``).
+    """
+
+    def __init__(self, explorer, figure=None):
+        fig = explorer.figure if figure is None else figure
         explorer._repr_mimebundle_()  # displaying it sends the figure as it is now
         self.traces = deepcopy(fig._widget_data)
         self.layout = {}
-        self.messages = []
+        self.messages, self.styles = [], []
         for name in ("_py2js_update", "_py2js_restyle", "_py2js_relayout",
                      "_py2js_addTraces", "_py2js_deleteTraces"):
             fig.observe(self._receive, names=name)
@@ -66,6 +69,7 @@ class FrontEnd:
         self.messages.append(change["name"])
         style = msg.get("style_data", msg.get("restyle_data", {}))
         indexes = msg.get("style_traces", msg.get("restyle_traces", []))
+        self.styles.append(style)
         for key, values in style.items():
             for i, value in zip(indexes, values):
                 if value is not Undefined:
@@ -144,7 +148,7 @@ def test_attention_explorer_shows_the_selected_head(gpt, tok):
     gpt.train()  # dropout on: the explorer must switch it off, then restore the mode
     ex = viz.AttentionExplorer(gpt, tok, "hear me")
     fig, widget = ex.figure, ex.widget
-    front = FrontEnd(ex)
+    front, bars = FrontEnd(ex), FrontEnd(ex, ex.bars)
     ex.update(text=TEXT, layer=1, head=2)
     assert gpt.training
     attn = _attn(gpt, tok.encode(TEXT))  # (L, H, T, T)
@@ -153,7 +157,7 @@ def test_attention_explorer_shows_the_selected_head(gpt, tok):
     assert [y.replace("\u200b", "") for y in front.traces[0]["y"]] == \
         [c if c != " " else "␣" for c in TEXT]
     q = len(TEXT) - 1  # the default query is the last token
-    np.testing.assert_allclose(front.traces[-1]["y"], attn[1, 2, q], atol=1e-6)
+    np.testing.assert_allclose(bars.traces[0]["y"], attn[1, 2, q], atol=1e-6)
     assert ex.figure is fig and ex.widget is widget  # drawn in place, not rebuilt
     # a front end that connects later (voila, a reloaded page) asks for the state: current
     fig.get_state(["_widget_data", "_widget_layout"])
@@ -165,7 +169,7 @@ def test_attention_explorer_shows_the_selected_head(gpt, tok):
 
 def test_attention_explorer_all_heads_grid_and_query(gpt, tok):
     ex = viz.AttentionExplorer(gpt, tok, TEXT)
-    front = FrontEnd(ex)
+    front, bars = FrontEnd(ex), FrontEnd(ex, ex.bars)
     ex.update(layer=1, head="all", query=4)
     attn = _attn(gpt, tok.encode(TEXT))
     H = gpt.config.n_head
@@ -173,7 +177,7 @@ def test_attention_explorer_all_heads_grid_and_query(gpt, tok):
     for h in range(H):
         assert front.traces[h + 1]["visible"] is True
         np.testing.assert_allclose(front.traces[h + 1]["z"], attn[1, h], atol=MAP_ATOL)
-    np.testing.assert_allclose(front.traces[-1]["y"], attn[1, :, 4].mean(0), atol=1e-6)
+    np.testing.assert_allclose(bars.traces[0]["y"], attn[1, :, 4].mean(0), atol=1e-6)
     assert front.layout["shapes"][0]["y0"] == 3.5  # the query row is outlined
     assert [a.text for a in ex.figure.layout.annotations if a.visible] == \
         [f"head {h}" for h in range(H)]  # each panel is labelled
@@ -182,12 +186,14 @@ def test_attention_explorer_all_heads_grid_and_query(gpt, tok):
 
 def test_attention_explorer_query_slider(gpt, tok):
     ex = viz.AttentionExplorer(gpt, tok, TEXT, layer=1, head=0)
-    front = FrontEnd(ex)
+    front, bars = FrontEnd(ex), FrontEnd(ex, ex.bars)
     assert ex._query.max == len(TEXT) - 1 and ex._query.value == len(TEXT) - 1
     ex._query.value = 3  # an arrow key on the slider
     attn = _attn(gpt, tok.encode(TEXT))
     assert ex.state["query"] == 3
-    np.testing.assert_allclose(front.traces[-1]["y"], attn[1, 0, 3], atol=1e-6)
+    np.testing.assert_allclose(bars.traces[0]["y"], attn[1, 0, 3], atol=1e-6)
+    assert front.layout["shapes.0.y0"] == 2.5  # the outline moved, the maps were not resent
+    assert not any("z" in style for style in front.styles)
     ex.update(text="hear me")  # a shorter text: the slider shrinks to it
     assert ex._query.max == 6 and ex._query.value == 6 and ex.state["query"] == 6
 
@@ -218,7 +224,7 @@ def test_attention_explorer_click_picks_the_query(gpt, tok):
                    "ys": [ys[5]]}}
     assert ex.state["query"] == 5
     attn = _attn(gpt, tok.encode(TEXT))
-    np.testing.assert_allclose(fig.data[-1].y, attn[0, 1, 5], atol=1e-6)
+    np.testing.assert_allclose(ex.bars.data[0].y, attn[0, 1, 5], atol=1e-6)
 
 
 @pytest.mark.parametrize("change, match", [

@@ -142,9 +142,13 @@ class Explorer:
                              if message else "")
 
     # ------------------------------------------------------------ display
+    def _live_figures(self) -> list:
+        """The explorer's ``LiveFigure``s; a display sends each as it is now."""
+        return [self.figure] if self.figure is not None else []
+
     def _repr_mimebundle_(self, **kwargs):
-        if self.figure is not None:  # a display shows the figure as it is now (LiveFigure)
-            self.figure.send_figure()
+        for figure in self._live_figures():  # a display shows each figure as it is now
+            figure.send_figure()
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = repr(self)
         return bundle

@@ -205,11 +205,11 @@ class AttentionExplorer(Explorer):
         H = self.n_head
         cols = math.ceil(math.sqrt(H))
         rows = math.ceil(H / cols)
-        top, gap = 0.34, 0.03  # the maps fill y in [top, 1]; the bar chart sits below
+        top, gap = 0.0, 0.03  # the maps fill the figure; the bars have a figure of their own
         layout = dict(
-            width=760, height=900, margin=dict(l=70, r=40, t=110, b=70),
+            width=760, height=640, margin=dict(l=70, r=40, t=110, b=20),
             coloraxis=dict(colorscale="viridis", cmin=0.0, colorbar=dict(
-                title=dict(text="weight"), len=0.6, y=0.67)),
+                title=dict(text="weight"), len=0.9, y=0.5)),
             xaxis=dict(domain=[0, 1], anchor="y", type="category", side="top", tickangle=-90,
                        tickmode="linear", dtick=1, title=dict(text="key")),
             yaxis=dict(domain=[top, 1], anchor="x", type="category", autorange="reversed",
@@ -235,18 +235,21 @@ class AttentionExplorer(Explorer):
         layout["annotations"] = [dict(text=f"head {h}", xref=f"x{h + 2} domain", showarrow=False,
                                       yref=f"y{h + 2} domain", x=0.5, y=1.0, yanchor="bottom",
                                       visible=False) for h in range(H)]  # grid panel titles
-        n = H + 2
-        layout[f"xaxis{n}"] = dict(domain=[0, 1], anchor=f"y{n}", type="category",
-                                   tickangle=-90, tickmode="linear", dtick=1,
-                                   title=dict(text="key"))
-        layout[f"yaxis{n}"] = dict(domain=[0, top - 0.12], anchor=f"x{n}", rangemode="tozero",
-                                   title=dict(text="weight"), gridcolor="#e5e5e5")
-        traces.append(go.Bar(xaxis=f"x{n}", yaxis=f"y{n}", marker=dict(color="#1f77b4"),
-                             hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
         self.figure = LiveFigure(data=traces, layout=layout)
-        for trace in self.figure.data[:H + 1]:
+        for trace in self.figure.data:
             trace.on_click(self._on_point)
             trace.on_hover(self._on_point)
+        # The query's row as bars, a figure of its own: a new query redraws these bars and
+        # moves the outline on the map, and leaves the maps alone.
+        self.bars = LiveFigure(
+            data=[go.Bar(marker=dict(color="#1f77b4"),
+                         hovertemplate="%{x}: %{y:.3f}<extra></extra>")],
+            layout=dict(width=760, height=300, margin=dict(l=70, r=40, t=50, b=70),
+                        xaxis=dict(type="category", tickangle=-90, tickmode="linear", dtick=1,
+                                   title=dict(text="key")),
+                        yaxis=dict(rangemode="tozero", title=dict(text="weight"),
+                                   gridcolor="#e5e5e5"),
+                        plot_bgcolor="rgba(0,0,0,0)"))
 
         box = W.Layout(width="auto")
         self._text = self._bind("text", W.Textarea(  # a Textarea keeps newlines
@@ -265,7 +268,7 @@ class AttentionExplorer(Explorer):
             tooltip="the query token; arrow keys step through the text"))
         self._strip = W.HTML()
         self.widget = W.VBox([self._text, W.HBox([self._layer, self._head, self._kind]),
-                              self._query, self.status, self.figure, self._strip])
+                              self._query, self.status, self.figure, self.bars, self._strip])
 
     def _on_point(self, trace, points, state=None) -> None:
         """A click or hover on a map: its row becomes the query."""
@@ -296,32 +299,42 @@ class AttentionExplorer(Explorer):
             self._syncing = False
         which = f"all {H} heads" if grid else f"head {head}"
         switch = not old or (old["head"] == "all") != grid  # single map <-> grid
+        same_maps = bool(old) and all(old[k] == new[k] for k in ("text", "kind", "layer", "head"))
         with fig.batch_update():
-            if not grid:
-                fig.data[0].update(z=_compact(w[layer, head]), x=xs, y=ys)
-            for h in range(H):
-                if grid:
-                    fig.data[h + 1].update(z=_compact(w[layer, h]), x=xs, y=ys)
+            if not same_maps:  # a new query alone leaves the maps as they are
+                if not grid:
+                    fig.data[0].update(z=_compact(w[layer, head]), x=xs, y=ys)
+                for h in range(H):
+                    if grid:
+                        fig.data[h + 1].update(z=_compact(w[layer, h]), x=xs, y=ys)
+                    if switch:
+                        fig.data[h + 1].visible = grid
+                        fig.layout[f"xaxis{h + 2}"].visible = grid
+                        fig.layout[f"yaxis{h + 2}"].visible = grid
+                        fig.layout.annotations[h].visible = grid
                 if switch:
-                    fig.data[h + 1].visible = grid
-                    fig.layout[f"xaxis{h + 2}"].visible = grid
-                    fig.layout[f"yaxis{h + 2}"].visible = grid
-                    fig.layout.annotations[h].visible = grid
-            if switch:
-                fig.data[0].visible = not grid
-                fig.layout.xaxis.visible = fig.layout.yaxis.visible = not grid
-            fig.data[H + 1].update(x=xs, y=row)
-            fig.layout.coloraxis.cmax = float(w[layer].max()) or 1.0
-            for axis, n in (("xaxis", len(xs)), ("yaxis", len(ys)), (f"xaxis{H + 2}", len(xs))):
-                fig.layout[axis].tickfont.size = _tick_size(n)
-            fig.layout.shapes = shapes
-            fig.layout.title.text = (f"layer {layer}, {which}: {KIND_NAMES[new['kind']]}<br>"
-                                     f"<sub>bars: where query {q} {q_tok[q]!r} looks"
-                                     f"{' (mean over heads)' if grid else ''}</sub>")
+                    fig.data[0].visible = not grid
+                    fig.layout.xaxis.visible = fig.layout.yaxis.visible = not grid
+                fig.layout.coloraxis.cmax = float(w[layer].max()) or 1.0
+                for axis, n in (("xaxis", len(xs)), ("yaxis", len(ys))):
+                    fig.layout[axis].tickfont.size = _tick_size(n)
+                fig.layout.title.text = f"layer {layer}, {which}: {KIND_NAMES[new['kind']]}"
+                fig.layout.shapes = shapes
+            else:  # move the outline: plotly.js redraws the shapes alone
+                for shape, moved in zip(fig.layout.shapes, shapes):
+                    shape.update(y0=moved["y0"], y1=moved["y1"])
+        with self.bars.batch_update():
+            self.bars.data[0].update(x=xs, y=row)
+            self.bars.layout.xaxis.tickfont.size = _tick_size(len(xs))
+            self.bars.layout.title.text = (f"where query {q} {q_tok[q]!r} looks"
+                                           f"{' (mean over heads)' if grid else ''}")
         top = row.max() or 1.0
         colors = [f"rgba(31,119,180,{0.08 + 0.92 * v / top:.3f})" for v in row]
         self._strip.value = (f"<b>query {q} {html.escape(repr(q_tok[q]))} attends to:</b>"
                              + str(tokens_html(k_tok, colors=colors)))
+
+    def _live_figures(self) -> list:
+        return [self.figure, self.bars]
 
     def _describe(self) -> str:
         w = self._maps(self.state["text"])[self.state["kind"]][0]

@@ -101,6 +101,25 @@ def test_recipe_run_records_time_and_settings():
         RecipeRun("demo").meta()
 
 
+def _burn(n: int) -> float:
+    """Busy work in a worker process; returns the worker's own CPU seconds."""
+    import time
+
+    sum(i * i for i in range(n))
+    return time.process_time()
+
+
+def test_recipe_run_counts_the_cpu_of_worker_processes():
+    from concurrent.futures import ProcessPoolExecutor
+
+    with RecipeRun("demo") as run:
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            worker_cpu = sum(pool.map(_burn, [2_000_000, 2_000_000]))
+        meta = run.meta()
+    assert worker_cpu > 0.05
+    assert meta["rebuild_cpu_seconds"] >= 0.8 * round(worker_cpu, 1)
+
+
 def test_cli_lists_recipes_and_runs_a_smoke_build(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     run = lambda *a: subprocess.run([sys.executable, "-m", "lesson_lib.pretrained", *a],  # noqa: E731

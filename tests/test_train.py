@@ -13,8 +13,18 @@ import torch
 from lesson_lib.cli import main
 from lesson_lib.gpt import GPT, GPTConfig
 from lesson_lib.pretrained import load, load_weights
-from lesson_lib.train import (Callback, CheckpointWriter, ProgressBar, TrainConfig, lr_at, resume,
-                              train)
+from lesson_lib.train import (
+    Callback,
+    CheckpointWriter,
+    ProgressBar,
+    TrainConfig,
+    grad_scaler,
+    lr_at,
+    pick_device,
+    resume,
+    train,
+)
+from lesson_lib.train import loop as train_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +118,37 @@ def test_bad_inputs_to_train():
         train(tiny_gpt(), patterned_ids(5), None, tiny_config())
 
 
+@pytest.mark.parametrize("kw, error, message", [
+    (dict(grad_accum=0), ValueError, "grad_accum must be a positive int, got 0"),
+    (dict(batch_size=12, grad_accum=5), ValueError,
+     "batch_size=12 does not split into grad_accum=5 equal micro-batches; expected a multiple"),
+    (dict(dtype="float64"), ValueError, "dtype must be one of .*float32.*got 'float64'"),
+    (dict(compile="yes"), TypeError, "compile must be True or False, got str 'yes'"),
+    (dict(device="tpu"), ValueError, "device 'tpu' is not one of auto, cpu, cuda, mps"),
+])
+def test_bad_scaling_options(kw, error, message):
+    with pytest.raises(error, match=message):
+        TrainConfig(**kw)
+
+
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    from lesson_lib.train import device as dev
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "_mps_available", lambda: False)
+    assert pick_device() == torch.device("cpu") == pick_device("cpu")
+    with pytest.raises(ValueError, match=r"device 'cuda' is not available here .*available: cpu"):
+        pick_device("cuda")
+    with pytest.raises(ValueError, match="device 'mps' is not available here"):
+        pick_device("mps")
+    with pytest.raises(ValueError, match="device 'gpu' is not one of"):
+        pick_device("gpu")
+    monkeypatch.setattr(dev, "_mps_available", lambda: True)
+    assert pick_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")
+
+
 # ------------------------------------------------------------------ the loop
 
 def test_same_seed_same_history_and_loss_decreases():
@@ -116,7 +157,8 @@ def test_same_seed_same_history_and_loss_decreases():
     runs = [train(tiny_gpt(dropout=0.1), train_ids, val_ids, tiny_config(max_iters=60))
             for _ in range(2)]
     assert runs[0]["step_loss"] == runs[1]["step_loss"]
-    assert runs[0]["val_loss"] == runs[1]["val_loss"] and runs[0]["iter"] == [10, 20, 30, 40, 50, 60]
+    assert runs[0]["val_loss"] == runs[1]["val_loss"]
+    assert runs[0]["iter"] == [10, 20, 30, 40, 50, 60]
     h = runs[0]
     assert h["val_loss"][-1] < h["val_loss"][0] - 0.3  # it learned the repeating pattern
     assert h["val_loss"][0] < math.log(12) and not h["interrupted"]
@@ -153,6 +195,69 @@ def test_batch_function_and_scalar_loss_model():
                                                weight_decay=0.0, eval_interval=100))
     assert h["val_loss"][-1] < 1e-3
     torch.testing.assert_close(model.w.detach(), true_w, atol=0.05, rtol=0)
+
+
+def test_grad_accum_2_equals_the_plain_step():
+    ids, val = patterned_ids(), patterned_ids(100)
+    models, runs = [], []
+    for k in (1, 2):
+        model = tiny_gpt()
+        runs.append(train(model, ids, val, tiny_config(batch_size=4, grad_accum=k)))
+        models.append(model)
+    plain, accum = runs
+    assert accum["grad_accum"] == 2 and plain["grad_accum"] == 1
+    torch.testing.assert_close(accum["step_loss"], plain["step_loss"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(accum["val_loss"], plain["val_loss"], rtol=1e-5, atol=1e-6)
+    for (name, a), b in zip(models[0].state_dict().items(), models[1].state_dict().values()):
+        if "k_proj.bias" not in name:  # its gradient is 0 up to rounding (softmax ignores a
+            # shift shared by a row), and Adam turns rounding noise into full-size steps
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    other = tiny_gpt()  # a real difference (another seed) is far above that tolerance
+    moved = train(other, ids, val, tiny_config(batch_size=4, seed=8))
+    assert abs(moved["val_loss"][-1] - plain["val_loss"][-1]) > 1e-3
+
+
+def test_bfloat16_trains_within_0_1_of_float32():
+    ids, val = patterned_ids(), patterned_ids(200)
+    f32 = train(tiny_gpt(), ids, val, tiny_config(max_iters=60))
+    model = tiny_gpt()
+    bf16 = train(model, ids, val, tiny_config(max_iters=60, dtype="bfloat16"))
+    assert bf16["dtype"] == "bfloat16" and f32["dtype"] == "float32"
+    assert next(model.parameters()).dtype == torch.float32  # weights stay float32: mixed precision
+    assert bf16["val_loss"][-1] < bf16["val_loss"][0] - 0.3  # it learned
+    assert abs(bf16["val_loss"][-1] - f32["val_loss"][-1]) < 0.1
+    assert bf16["step_loss"] != f32["step_loss"]  # autocast really ran in bfloat16
+
+
+def test_float16_trains_with_a_gradient_scaler():
+    assert grad_scaler(torch.device("cpu"), "float16").is_enabled()
+    assert not grad_scaler(torch.device("cpu"), "bfloat16").is_enabled()
+    h = train(tiny_gpt(), patterned_ids(), patterned_ids(200), tiny_config(max_iters=60,
+                                                                           dtype="float16"))
+    assert all(math.isfinite(v) for v in h["step_loss"])
+    assert h["val_loss"][-1] < h["val_loss"][0] - 0.3
+
+
+def test_compile_is_opt_in(monkeypatch):
+    compiled = []
+
+    def fake_compile(model):
+        compiled.append(model)
+        return model
+
+    monkeypatch.setattr(train_loop.torch, "compile", fake_compile)
+    model = tiny_gpt()
+    train(model, patterned_ids(), None, tiny_config(max_iters=2))
+    assert compiled == []
+    train(model, patterned_ids(), None, tiny_config(max_iters=2, compile=True))
+    assert compiled == [model]
+
+
+def test_config_device_moves_the_model_and_history_names_it():
+    model = tiny_gpt()
+    h = train(model, patterned_ids(), None, tiny_config(max_iters=2, device="auto"))
+    assert h["device"] == str(pick_device("auto")) == str(next(model.parameters()).device)
+    assert h["world_size"] == 1 and h["tokens_per_s"] > 0
 
 
 class InterruptAt(Callback):
@@ -234,7 +339,7 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, dropout):
 CLI_ARGS = ["--tokenizer", "char", "--block-size", "16", "--batch-size", "4", "--n-layer", "1",
             "--n-head", "2", "--n-embd", "16", "--max-iters", "20", "--dropout", "0.1",
             "--lr", "3e-3", "--min-lr", "3e-4", "--warmup-iters", "2", "--eval-interval", "10",
-            "--eval-iters", "2", "--seed", "3"]
+            "--eval-iters", "2", "--seed", "3", "--device", "cpu"]
 
 
 def check_outputs(out: Path, stdout: str):
@@ -245,6 +350,8 @@ def check_outputs(out: Path, stdout: str):
     assert math.isfinite(val) and tps > 0
     hist = json.loads((out / "history.json").read_text())
     assert hist["iter"] == [10, 20] and len(hist["train_loss"]) == len(hist["val_loss"]) == 2
+    assert hist["world_size"] == 1 and hist["device"] == "cpu" and hist["dtype"] == "float32"
+    assert hist["grad_accum"] == 1 and hist["tokens_per_s"] > 0
     assert val == pytest.approx(hist["val_loss"][-1], abs=1e-4)
     model, tok = load(out / "model.safetensors")
     assert tok.decode(tok.encode("Speak, speak.")) == "Speak, speak."
@@ -304,3 +411,53 @@ def test_cli_bad_arguments(tmp_path, capsys, change, message):
     assert exit_info.value.code == 2
     assert __import__("re").search(message, capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_grad_accum_and_bfloat16_flags(tmp_path, capsys):
+    data = tmp_path / "tiny.txt"
+    data.write_text(TEXT)
+    plain = main(["--data", str(data), "--out", str(tmp_path / "a"), *CLI_ARGS, "--dropout", "0"])
+    accum = main(["--data", str(data), "--out", str(tmp_path / "b"), *CLI_ARGS, "--dropout", "0",
+                  "--grad-accum", "2"])
+    torch.testing.assert_close(accum["val_loss"], plain["val_loss"], rtol=1e-5, atol=1e-5)
+    hist = json.loads((tmp_path / "b" / "history.json").read_text())
+    assert hist["grad_accum"] == 2
+    main(["--data", str(data), "--out", str(tmp_path / "c"), *CLI_ARGS, "--dtype", "bfloat16"])
+    assert json.loads((tmp_path / "c" / "history.json").read_text())["dtype"] == "bfloat16"
+    assert "1 process(es) x 2 micro-batch(es) of 2 = batch 4" in capsys.readouterr().out
+
+
+def test_cli_resume_replays_an_interrupted_run(tmp_path, capsys):
+    data = tmp_path / "tiny.txt"
+    data.write_text(TEXT)
+    args = [*CLI_ARGS, "--max-iters", "30"]
+    main(["--data", str(data), "--out", str(tmp_path / "full"), *args])
+    main(["--data", str(data), "--out", str(tmp_path / "cut"), *args], callbacks=[InterruptAt(14)])
+    printed = capsys.readouterr().out
+    assert "the checkpoint of step 10 stays" in printed and "--resume" in printed
+    assert json.loads((tmp_path / "cut" / "history.json").read_text())["interrupted"] is True
+    main(["--data", str(data), "--out", str(tmp_path / "cut"), *args, "--resume"])
+    assert "resuming at step 10" in capsys.readouterr().out
+    full, cut = (json.loads((tmp_path / d / "history.json").read_text()) for d in ("full", "cut"))
+    assert cut["iter"] == full["iter"] == [10, 20, 30] and cut["resumed_from"] == 10
+    assert cut["val_loss"] == full["val_loss"] and not cut["interrupted"]
+    a, _ = load(tmp_path / "full" / "model")
+    b, _ = load(tmp_path / "cut" / "model")
+    for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(x, y, rtol=0, atol=0, msg=k)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--batch-size", "5", "--grad-accum", "2"], "batch_size=5 does not split into grad_accum=2"),
+    (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "gpu"],
+     "--device"),
+    (["--dtype", "float64"], "invalid choice: 'float64'"),
+    (["--resume"], r"--resume: no training state at .*model\.train\.json"),
+])
+def test_cli_bad_scaling_arguments(tmp_path, capsys, extra, message):
+    data = tmp_path / "tiny.txt"
+    data.write_text(TEXT)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data", str(data), "--out", str(tmp_path / "out"), *CLI_ARGS, *extra])
+    assert exit_info.value.code == 2
+    assert __import__("re").search(message, capsys.readouterr().err)

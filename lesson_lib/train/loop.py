@@ -22,7 +22,16 @@ and owns separate generators for the training and evaluation batches. A
 Ctrl-C (``KeyboardInterrupt``) ends the run cleanly: callbacks close and
 the history so far is returned with ``interrupted=True``.
 
-Left out: mixed precision, gradient accumulation, distributed training.
+Scaling out, with the same numbers: ``grad_accum`` splits each step into
+micro-batches; ``dtype`` runs the forward passes under autocast (float16
+with a gradient scaler); ``compile`` is opt-in ``torch.compile``; under
+``torchrun`` every process takes its share of the very batch one process
+would draw and DDP averages the gradients (``lesson_lib.train.distributed``).
+``batch_size`` is the global batch. Rank 0 alone evaluates and calls
+``on_eval``, so it alone writes checkpoints.
+
+Left out: sharded optimizers (FSDP/ZeRO), and data loaders with worker
+processes (a batch is a few index operations).
 
 ``heldout_loss`` scores a model on every window of a held-out text. The
 command line (``python -m lesson_lib.train --help``) trains a GPT on a text
@@ -30,20 +39,30 @@ file; it lives in ``lesson_lib.cli`` and uses this loop.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ..checkpoints import load_train_state, load_weights, save, save_train_state
-from ..checks import check_int, check_number, is_number
+from ..checks import check_bool, check_int, check_number, is_number
 from ..data import get_batch
+from . import distributed
+from .device import autocast, check_device_name, check_dtype_name, grad_scaler, pick_device
 
 __all__ = ["TrainConfig", "TrainState", "train", "lr_at", "estimate_loss", "heldout_loss",
-           "Callback", "ProgressBar", "CheckpointWriter", "resume", "make_optimizer"]
+           "Callback", "ProgressBar", "CheckpointWriter", "resume", "saved_history",
+           "make_optimizer"]
 
 Data = Union[Tensor, Callable[[torch.Generator], tuple]]
 
@@ -65,6 +84,10 @@ class TrainConfig:
     eval_interval: int = 250  # estimate losses every this many steps (and at the end)
     eval_iters: int = 20  # batches per loss estimate
     seed: int = 1337  # seeds dropout, batch sampling and evaluation batches
+    grad_accum: int = 1  # micro-batches per step in each process; same step, less memory
+    dtype: str = "float32"  # forward passes under autocast: float32 (off), bfloat16, float16
+    compile: bool = False  # torch.compile the model first (opt-in: slow start, faster steps)
+    device: Optional[str] = None  # None: where the model is; auto/cpu/cuda/mps: move it there
 
     def __post_init__(self):
         for name in ("max_iters", "warmup_iters", "seed"):
@@ -81,6 +104,15 @@ class TrainConfig:
         if not isinstance(b, (tuple, list)) or len(b) != 2 or not all(
                 is_number(x) and 0 <= x < 1 for x in b):
             raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
+        self.grad_accum = check_int("TrainConfig.grad_accum", self.grad_accum, min=1)
+        if self.batch_size % self.grad_accum:
+            raise ValueError(f"TrainConfig.batch_size={self.batch_size} does not split into "
+                             f"grad_accum={self.grad_accum} equal micro-batches; expected a "
+                             f"multiple of {self.grad_accum}")
+        check_dtype_name(self.dtype)
+        check_bool("TrainConfig.compile", self.compile)
+        if self.device is not None:
+            check_device_name(self.device)
 
 
 @dataclass
@@ -94,6 +126,8 @@ class TrainState:
     lr: float = 0.0
     history: dict = field(default_factory=dict)
     interrupted: bool = False
+    world: distributed.World = field(default_factory=distributed.World)  # rank and world size
+    rng_states: Optional[list] = None  # every rank's dropout RNG at the latest evaluation
 
 
 class Callback:
@@ -142,13 +176,34 @@ def _batcher(data: Data, config: TrainConfig, name: str, device) -> Callable:
                                device=device)
 
 
+def _mean_loss(model: nn.Module, batch: tuple, chunk: int, context) -> Tensor:
+    """The loss of ``batch``, computed ``chunk`` rows at a time (equal chunks: same mean)."""
+    n = batch[0].shape[0]
+    if chunk >= n:
+        with context:
+            return _loss_of(model(*batch)).float()
+    parts = [distributed.rows(batch, i, i + chunk) for i in range(0, n, chunk)]
+    losses = []
+    for part in parts:
+        with context:
+            losses.append(_loss_of(model(*part)).float())
+    return torch.stack(losses).mean()
+
+
 @torch.no_grad()
-def estimate_loss(model: nn.Module, batch: Callable, eval_iters: int, seed: int) -> float:
-    """Mean loss over ``eval_iters`` batches drawn with a fixed seed (the same every call)."""
+def estimate_loss(model: nn.Module, batch: Callable, eval_iters: int, seed: int,
+                  chunk: Optional[int] = None, context=None) -> float:
+    """Mean loss over ``eval_iters`` batches drawn with a fixed seed (the same every call).
+
+    ``chunk`` rows go through the model at a time (default: the whole batch);
+    ``context`` wraps each forward pass (the training loop passes autocast).
+    """
     was_training = model.training
     model.eval()
     g = torch.Generator().manual_seed(seed)
-    losses = torch.stack([_loss_of(model(*batch(g))).float() for _ in range(eval_iters)])
+    context = context if context is not None else contextlib.nullcontext()
+    losses = torch.stack([_mean_loss(model, tuple(batch(g)), chunk or 10**12, context)
+                          for _ in range(eval_iters)])
     model.train(was_training)
     return losses.mean().item()
 
@@ -198,23 +253,44 @@ def train(model: nn.Module, train_ids: Data, val_ids: Optional[Data], config: Tr
 
     The history holds lists ``iter``, ``train_loss``, ``val_loss`` (one entry
     per evaluation), ``step_loss`` (every step), and ``tokens_per_s``,
-    ``seconds`` and ``interrupted``. ``optimizer``, ``start_iter`` and
-    ``batch_generator`` let :class:`CheckpointWriter` resume a run exactly.
+    ``seconds``, ``interrupted``, ``world_size``, ``grad_accum``, ``device``
+    and ``dtype``. ``optimizer``, ``start_iter`` and ``batch_generator`` let
+    :class:`CheckpointWriter` resume a run exactly.
+
+    Inside a ``torch.distributed`` process group (``torchrun``), every
+    process calls ``train`` with the same arguments: ``config.batch_size``
+    is the global batch, each rank trains on its share, and only rank 0
+    evaluates (``iter``, ``train_loss`` and ``val_loss`` stay empty elsewhere).
+    ``step_loss`` is the loss of the whole global batch on every rank.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("the model has no trainable parameters")
+    if config.device is not None:
+        model.to(pick_device(config.device))
     device = next(model.parameters()).device
+    here = distributed.world()
+    micro = distributed.micro_batch_size(config.batch_size, here.world_size, config.grad_accum)
+    share = micro * config.grad_accum  # rows of the global batch that this rank trains on
     train_batch = _batcher(train_ids, config, "train_ids", device)
     val_batch = _batcher(val_ids, config, "val_ids", device) if val_ids is not None else None
     if start_iter == 0:
-        torch.manual_seed(config.seed)  # dropout masks
-    g = batch_generator or torch.Generator().manual_seed(config.seed)
+        torch.manual_seed(config.seed + here.rank)  # dropout masks: one stream per rank
+    g = batch_generator or torch.Generator().manual_seed(config.seed)  # the same on every rank
     opt = optimizer or make_optimizer(model, config)
+    net = torch.compile(model) if config.compile else model
+    if here.world_size > 1:  # averages gradients across ranks during backward
+        step_net = DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        step_net = net
+    context, scaler = autocast(device, config.dtype), grad_scaler(device, config.dtype)
     history = {"iter": [], "train_loss": [], "val_loss": [], "step_loss": [], "lr": [],
-               "tokens_per_s": 0.0, "seconds": 0.0, "interrupted": False}
-    state = TrainState(config, model, start_iter, history=history)
+               "tokens_per_s": 0.0, "seconds": 0.0, "interrupted": False,
+               "world_size": here.world_size, "grad_accum": config.grad_accum,
+               "device": str(device), "dtype": config.dtype}
+    state = TrainState(config, model, start_iter, history=history, world=here)
     state.optimizer, state.generator = opt, g
     for cb in callbacks:
         cb.on_train_begin(state)
@@ -222,13 +298,33 @@ def train(model: nn.Module, train_ids: Data, val_ids: Optional[Data], config: Tr
     tokens, start = 0, time.perf_counter()
 
     def evaluate():
+        if here.world_size > 1 or device.type != "cpu":  # what resuming needs of every rank
+            state.rng_states = distributed.gather_rng_states(device)
+        if not here.is_main:
+            return
         history["iter"].append(state.iter)
-        history["train_loss"].append(estimate_loss(model, train_batch, config.eval_iters,
-                                                   config.seed + 1))
-        history["val_loss"].append(estimate_loss(model, val_batch, config.eval_iters,
-                                                 config.seed + 2) if val_batch else float("nan"))
+        history["train_loss"].append(estimate_loss(net, train_batch, config.eval_iters,
+                                                   config.seed + 1, micro, context))
+        history["val_loss"].append(estimate_loss(net, val_batch, config.eval_iters,
+                                                 config.seed + 2, micro, context)
+                                   if val_batch else float("nan"))
         for cb in callbacks:
             cb.on_eval(state)
+
+    def step_loss(batch) -> Tensor:
+        """Forward and backward on this rank's share, micro-batch by micro-batch."""
+        if here.world_size > 1:
+            batch = distributed.rows(batch, here.rank * share, (here.rank + 1) * share)
+        K, total = config.grad_accum, None
+        for k in range(K):
+            part = batch if K == 1 else distributed.rows(batch, k * micro, (k + 1) * micro)
+            last = k == K - 1  # DDP all-reduces the gradients once, after the last one
+            with contextlib.nullcontext() if last or here.world_size == 1 else step_net.no_sync():
+                with context:
+                    loss = _loss_of(step_net(*part))
+                scaler.scale(loss if K == 1 else loss / K).backward()
+            total = loss.detach() if total is None else total + loss.detach()
+        return distributed.mean_over_ranks(total if K == 1 else total / K)
 
     try:
         for it in range(start_iter, config.max_iters):
@@ -238,18 +334,19 @@ def train(model: nn.Module, train_ids: Data, val_ids: Optional[Data], config: Tr
             lr = lr_at(it, config)
             for group in opt.param_groups:
                 group["lr"] = lr
-            x, y = train_batch(g)
-            loss = _loss_of(model(x, y))
+            batch = tuple(train_batch(g))  # the global batch, as one process draws it
+            opt.zero_grad(set_to_none=True)
+            loss = step_loss(batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"the loss became {loss.item()} at step {it}; lower lr (now {lr:.2e}) or "
                     "check the inputs for NaN")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
             if config.grad_clip > 0:
+                scaler.unscale_(opt)
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            opt.step()
-            tokens += x.numel()
+            scaler.step(opt)
+            scaler.update()
+            tokens += batch[0].numel()
             state.loss, state.lr = loss.item(), lr
             history["step_loss"].append(state.loss)
             history["lr"].append(lr)
@@ -259,7 +356,8 @@ def train(model: nn.Module, train_ids: Data, val_ids: Optional[Data], config: Tr
         evaluate()
     except KeyboardInterrupt:
         state.interrupted = history["interrupted"] = True
-        print(f"Interrupted at step {state.iter}; the model keeps its weights so far.")
+        if here.is_main:
+            print(f"Interrupted at step {state.iter}; the model keeps its weights so far.")
     finally:
         history["seconds"] = time.perf_counter() - start
         history["tokens_per_s"] = tokens / max(history["seconds"], 1e-9)
@@ -301,6 +399,8 @@ class CheckpointWriter(Callback):
     ``os.replace``, so an interrupted write leaves the last good checkpoint
     intact. ``resume(model, out_dir)`` restores the optimizer, the step and
     the batch generator, so the continued run matches an uninterrupted one.
+    Under ``torchrun`` only rank 0 evaluates, so only rank 0 writes; every
+    rank's dropout generator goes into ``name.ranks.safetensors``.
     """
 
     def __init__(self, out_dir, tokenizer=None, name: str = "model", meta: Optional[dict] = None):
@@ -308,18 +408,73 @@ class CheckpointWriter(Callback):
 
     def on_eval(self, state):
         meta = {**self.meta, "iter": state.iter, "val_loss": state.history["val_loss"][-1],
-                "train_loss": state.history["train_loss"][-1]}
-        save(state.model, self.tokenizer, f"{self.out_dir}/{self.name}", meta=meta)
-        save_train_state(f"{self.out_dir}/{self.name}", state.optimizer, state.iter,
-                         state.generator, state.history)
+                "train_loss": state.history["train_loss"][-1],
+                "world_size": state.world.world_size}
+        base = f"{self.out_dir}/{self.name}"
+        save(state.model, self.tokenizer, base, meta=meta)
+        if state.rng_states is not None:
+            _save_rank_rngs(base, state.rng_states, state.iter)
+        save_train_state(base, state.optimizer, state.iter, state.generator, state.history)
+
+
+def _ranks_path(path) -> Path:
+    base = Path(path).with_suffix("")
+    return base.with_name(base.name + ".ranks.safetensors")
+
+
+def _save_rank_rngs(path, states: list, iteration: int) -> None:
+    target = _ranks_path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    save_file({f"rng.rank{r}": s for r, s in enumerate(states)}, str(tmp),
+              metadata={"iter": str(iteration), "world_size": str(len(states))})
+    os.replace(tmp, target)
+
+
+def saved_history(path) -> dict:
+    """The history stored with a checkpoint's training state (``path.train.json``)."""
+    base = Path(path).with_suffix("")
+    jpath = base.with_name(base.name + ".train.json")
+    if not jpath.exists():
+        raise FileNotFoundError(f"no training state at {jpath}; was the run saved with "
+                                "CheckpointWriter?")
+    try:
+        history = json.loads(jpath.read_text(encoding="utf-8")).get("history") or {}
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
+        raise ValueError(f"{jpath} is not a training state written by save_train_state: "
+                         f"{err!r}") from None
+    if not isinstance(history, dict):
+        raise ValueError(f"{jpath}: 'history' must be a JSON object, got {type(history).__name__}")
+    return history
 
 
 def resume(model: nn.Module, path, config: TrainConfig):
     """Load ``path``'s weights into ``model``; return kwargs that make ``train`` continue.
 
-    ``train(model, ..., config, **resume(model, path, config))``.
+    ``train(model, ..., config, **resume(model, path, config))``. Under
+    ``torchrun`` every rank calls it; the number of processes must be the
+    one that wrote the checkpoint (a ValueError says so otherwise).
     """
+    here = distributed.world()
+    written_by = saved_history(path).get("world_size", 1)
+    if written_by != here.world_size:
+        raise ValueError(f"the checkpoint at {path} was written by a run of {written_by} "
+                         f"process(es), but this run has {here.world_size}; expected "
+                         f"torchrun --nproc_per_node={written_by} (each rank's dropout "
+                         "generator and share of the batch depend on it)")
     load_weights(model, path)
     optimizer = make_optimizer(model, config)
     start_iter, generator = load_train_state(path, optimizer)
+    ranks = _ranks_path(path)
+    if ranks.exists():
+        with safe_open(str(ranks), framework="pt") as f:
+            stored_iter = int((f.metadata() or {}).get("iter", -1))
+            if stored_iter != start_iter:
+                raise ValueError(f"{ranks} is from step {stored_iter} but the training state "
+                                 f"is from step {start_iter}; expected files of one checkpoint")
+            state = f.get_tensor(f"rng.rank{here.rank}")
+        device = next(model.parameters()).device
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(state, device)
+        else:
+            torch.set_rng_state(state)
     return {"optimizer": optimizer, "start_iter": start_iter, "batch_generator": generator}

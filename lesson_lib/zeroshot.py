@@ -43,7 +43,13 @@ reversing a training word never writes a held-out one. Zero-shot queries
 the task phrase taken out (``the word 'honour':``); if the model's answers
 come from the task named in the prompt, the control should score near 0.
 
-Left out: the scale of GPT-2 (WebText's 40 GB, 1.5 B parameters), natural
+**The cross-score** (``cross_scores``) prompts each task phrase on its own
+held-out inputs and scores the answers against *every* task's right answer
+(does the reverse prompt write capitals?), so that a right answer can be
+traced to the phrase; ``wilson_interval`` puts a 95% interval on each count.
+
+Left out: the scale of GPT-2 (WebText's about 8 million documents, 40 GB
+of text, and 1.5 B parameters), natural
 variety of phrasing (one template per task here, so a small model learns it
 in minutes), and tasks with open-ended answers.
 """
@@ -64,7 +70,8 @@ from .data import corpus_lines
 
 __all__ = ["TASKS", "TEMPLATES", "CONTROLS", "words_of", "solve", "heldout_words",
            "train_words", "train_lines", "heldout_fragments", "sentence", "prompt",
-           "queries", "passage", "corpus_text", "batch", "complete", "zero_shot_accuracy"]
+           "queries", "passage", "corpus_text", "batch", "complete", "zero_shot_accuracy",
+           "cross_scores", "wilson_interval"]
 
 TASKS = ("reverse", "capitals", "first_word")
 # task -> (text before the input, text between input and answer); the answer ends with "."
@@ -298,3 +305,41 @@ def zero_shot_accuracy(model: nn.Module, tokenizer, task: str, n: int = 100, see
     pairs = [prompt(task, x, control) for x in xs]
     got = complete(model, tokenizer, [p for p, _ in pairs], max_new_tokens=MAX_LEN + 10)
     return sum(g == a for g, (_, a) in zip(got, pairs)) / n
+
+
+def cross_scores(model: nn.Module, tokenizer, n: int = 100, seed: int = 0) -> dict:
+    """``{phrase: {task: count}}``: greedy answers to each phrase that equal each task's answer.
+
+    Row ``phrase`` prompts the trained phrasing of that task on its ``n``
+    held-out inputs (``queries(phrase, n, seed)``); column ``task`` counts the
+    answers equal to ``solve(task, x)``. The diagonal is the zero-shot score
+    (times ``n``); off the diagonal, a count says how often a phrase wrote
+    another task's answer. On a one-word input the first word is the word
+    itself, so that column also counts plain copies.
+    """
+    out = {}
+    for phrase in TASKS:
+        xs = queries(phrase, n, seed)
+        got = complete(model, tokenizer, [prompt(phrase, x)[0] for x in xs],
+                       max_new_tokens=MAX_LEN + 10)
+        out[phrase] = {task: sum(g == solve(task, x) for g, x in zip(got, xs)) for task in TASKS}
+    return out
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval for ``k`` successes in ``n`` trials (95% for z = 1.96).
+
+    Unlike p ± z·sqrt(p(1-p)/n) it stays inside [0, 1] and is not empty at
+    k = 0: 0 right out of 100 still allows a rate of up to about 4%.
+
+    >>> [round(v, 3) for v in wilson_interval(0, 100)]
+    [0.0, 0.037]
+    >>> [round(v, 3) for v in wilson_interval(50, 100)]
+    [0.404, 0.596]
+    """
+    k, n = check_int("k", k, min=0), check_int("n", n, min=1)
+    if k > n:
+        raise ValueError(f"k={k} successes is more than n={n} trials")
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z / (n + z * z) * (k * (n - k) / n + z * z / 4) ** 0.5
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -142,3 +142,43 @@ def test_complete_and_accuracy_with_an_oracle():
         assert zs.zero_shot_accuracy(Oracle(), tok, task, n=20, control=True) == 0.0
     assert zs.complete(Oracle(), tok, ["the word 'ab' in reverse: ", "the word 'abc': "]) == \
         ["ba", ""]
+
+
+def test_cross_scores_with_an_oracle():
+    """An oracle scores n on the diagonal; off it, only where two tasks share an answer."""
+    tok = CharTokenizer.from_text(load_corpus())
+
+    class Oracle(torch.nn.Module):
+        def generate(self, idx, max_new_tokens, temperature=0):
+            rows = []
+            for row in idx.tolist():
+                text = tok.decode(row)[1:]
+                for task, (before, between) in zs.TEMPLATES.items():
+                    if text.startswith(before) and text.endswith(between):
+                        answer = zs.solve(task, text[len(before):-len(between)])
+                out = (answer + ".\n" + "x" * max_new_tokens)[:max_new_tokens]
+                rows.append(row + tok.encode(out))
+            return torch.tensor(rows)
+
+    table = zs.cross_scores(Oracle(), tok, n=15, seed=0)
+    assert list(table) == list(zs.TASKS)
+    for phrase, row in table.items():
+        assert row[phrase] == 15
+        xs = zs.queries(phrase, 15, 0)
+        for task, count in row.items():
+            assert count == sum(zs.solve(phrase, x) == zs.solve(task, x) for x in xs)
+    assert table["reverse"]["first_word"] == sum(x == x[::-1] for x in zs.queries("reverse", 15, 0))
+
+
+@pytest.mark.parametrize("k, n", [(0, 1), (0, 100), (37, 100), (100, 100), (3, 7)])
+def test_wilson_interval_contains_the_rate(k, n):
+    lo, hi = zs.wilson_interval(k, n)
+    assert 0.0 <= lo <= k / n <= hi <= 1.0
+    assert hi - lo > 0
+
+
+def test_wilson_interval_known_value_and_bad_input():
+    lo, hi = zs.wilson_interval(50, 100)
+    assert abs(lo - 0.4038) < 1e-3 and abs(hi - 0.5962) < 1e-3
+    with pytest.raises(ValueError, match="more than"):
+        zs.wilson_interval(5, 4)

@@ -4,7 +4,11 @@
 run: the slower ones measure what else the machine was doing. For comparing
 two programs, ``interleaved(a, b, rounds)`` runs them in the order
 A B B A, round after round, so that a machine that gets busier or quieter
-during the measurement affects both alike.
+during the measurement affects both alike; ``round_ratios`` then compares
+A with B round by round, so a verdict can ask whether every round agrees.
+
+On a GPU a call returns before its work is done: pass
+``sync=torch.cuda.synchronize`` so that each timed run waits for it.
 
 Example::
 
@@ -19,36 +23,49 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from .checks import check_int
 
 __all__ = ["best_of", "interleaved"]
 
 
-def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
-    """The fastest of ``repeats`` calls of ``fn()``, in seconds."""
+def _run(fn: Callable[[], object], sync: Optional[Callable[[], object]]) -> float:
+    """Seconds of one call of ``fn()``; ``sync()`` (if given) before and after it."""
+    if sync is not None:
+        sync()  # work queued earlier is not this run's
+    start = time.perf_counter()
+    fn()
+    if sync is not None:
+        sync()  # wait until this run's work is done
+    return time.perf_counter() - start
+
+
+def best_of(fn: Callable[[], object], repeats: int = 3, *,
+            sync: Optional[Callable[[], object]] = None) -> float:
+    """The fastest of ``repeats`` calls of ``fn()``, in seconds.
+
+    ``sync``: called before and after each run, e.g. ``torch.cuda.synchronize``.
+    """
     check_int("repeats", repeats, min=1)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(_run(fn, sync) for _ in range(repeats))
 
 
-def interleaved(a: Callable[[], object], b: Callable[[], object], rounds: int = 1) -> dict:
+def interleaved(a: Callable[[], object], b: Callable[[], object], rounds: int = 1, *,
+                sync: Optional[Callable[[], object]] = None) -> dict:
     """Time ``a`` and ``b`` in the order A B B A per round; seconds of every run of each.
 
-    Returns ``{"a": [...], "b": [...], "ratio": median(a) / median(b)}``;
-    each list has ``2 * rounds`` entries.
+    Returns ``{"a": [...], "b": [...], "ratio": median(a) / median(b),
+    "round_ratios": [...]}``; ``a`` and ``b`` have ``2 * rounds`` entries,
+    ``round_ratios`` one per round: A's two runs over B's two runs of that
+    round. ``sync`` as in :func:`best_of`.
     """
     check_int("rounds", rounds, min=1)
     times = {"a": [], "b": []}
     for _ in range(rounds):
         for key, fn in (("a", a), ("b", b), ("b", b), ("a", a)):
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
+            times[key].append(_run(fn, sync))
     times["ratio"] = statistics.median(times["a"]) / statistics.median(times["b"])
+    times["round_ratios"] = [(times["a"][2 * r] + times["a"][2 * r + 1])
+                             / (times["b"][2 * r] + times["b"][2 * r + 1]) for r in range(rounds)]
     return times

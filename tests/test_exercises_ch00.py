@@ -20,6 +20,21 @@ def test_library_softmax_passes():
     assert ch00.check_softmax(lambda x: torch.softmax(x, dim=-1)).passed
 
 
+def _global_max(x):  # one shift for the whole tensor, not one per row
+    e = (x - x.max()).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def _clamped(x):  # finite for large inputs, but no longer softmax
+    e = x.clamp(max=50).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def _scaled(x):  # dividing by the maximum instead of subtracting it
+    e = (x / x.abs().max(dim=-1, keepdim=True).values).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
 @pytest.mark.parametrize("wrong, words", [
     (lambda x: x.exp() / x.exp().sum(dim=-1, keepdim=True), "overflowed"),  # the first try
     (lambda x: x.exp() / x.exp().sum(dim=0, keepdim=True), "dim=-1"),       # columns, not rows
@@ -27,11 +42,22 @@ def test_library_softmax_passes():
     (lambda x: None, "torch.Tensor"),
     (lambda x: x[:, :2].softmax(-1), "shape"),
     (lambda x: x.no_such_method(), "raised AttributeError"),
+    (_clamped, "finite, but wrong"),
+    (_global_max, "maximum of the whole tensor"),
 ])
 def test_wrong_answers_get_their_hint(wrong, words):
     fb = ch00.check_softmax(wrong)
     assert not fb.passed
     assert words in fb.message, fb.message
+
+
+def test_scaling_instead_of_shifting_is_rejected():
+    assert not ch00.check_softmax(_scaled).passed
+
+
+def test_first_hint_points_at_the_idea_not_the_code():
+    fb = ch00.check_softmax(lambda x: x.exp() / x.exp().sum(dim=-1, keepdim=True))
+    assert "maximum" not in fb.message and "x.max" not in fb.message, fb.message
 
 
 def test_feedback_shows_a_mark():

@@ -37,7 +37,7 @@ def _view_merge(x):
 
 @pytest.mark.parametrize("split,merge,hint", [
     (lambda x, h: x.view(x.shape[0], h, x.shape[1], x.shape[2] // h), merge_heads,
-     "View to (B, T, H, D) first"),
+     "H blocks first"),
     (lambda x, h: x.view(x.shape[0], x.shape[1], h, x.shape[2] // h), merge_heads,
      "(B, T, H, D)"),
     (lambda x, h: x.view(x.shape[0], x.shape[1], x.shape[2] // h, h).permute(0, 3, 1, 2),
@@ -106,3 +106,13 @@ def _backwards(ours, theirs):
 def test_copy_to_torch_hints(wrong, hint):
     fb = ch02.check_copy_to_torch(wrong)
     assert not fb.passed and hint in fb.message, fb.message
+
+
+def test_first_try_hints_point_at_the_idea_not_the_code():
+    split_first = ch02.check_split_merge(
+        lambda x, h: x.view(x.shape[0], h, x.shape[1], x.shape[2] // h), merge_heads)
+    assert ".transpose(1, 2)" not in split_first.message, split_first.message
+    count_first = ch02.check_param_count(lambda C, H, bias=True: 3 * C * C)
+    assert "W^O" not in count_first.message and "four" not in count_first.message
+    copy_first = ch02.check_copy_to_torch(_copy(biases=False))
+    assert "torch.cat" not in copy_first.message, copy_first.message

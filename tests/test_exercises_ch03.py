@@ -139,3 +139,10 @@ def test_rotation_hints(wrong, words):
     fb = ch03.check_rotation(wrong)
     assert not fb.passed
     assert words in fb.message, fb.message
+
+
+def test_first_try_hints_do_not_paste_the_answer():
+    assert "argsort" not in ch03.check_unshuffle(lambda y, perm: y[:, perm]).message
+    assert "0::2" not in ch03.check_sinusoidal(_concatenated).message
+    wrong_way = ch03.check_rotation(lambda k, i, d: _rotation(k, i, d, transpose=True)).message
+    assert "[[cos b, sin b]" not in wrong_way and "-sin b" not in wrong_way, wrong_way

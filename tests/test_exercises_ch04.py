@@ -112,3 +112,8 @@ def test_decoder_stack_hints(wrong, words):
     fb = ch04.check_decoder_stack(wrong)
     assert not fb.passed
     assert words in fb.message, fb.message
+
+
+def test_paired_layers_hint_does_not_paste_the_index():
+    fb = ch04.check_decoder_stack(_paired)
+    assert not fb.passed and "encoder_outputs[-1]" not in fb.message, fb.message

@@ -168,23 +168,58 @@ def test_alignment_masses_hints(wrong, words):
     assert words in fb.message, fb.message
 
 
-@pytest.mark.parametrize("answer", ["cross", "Cross-attention", "encoder-decoder attention"])
-def test_alignment_attention_passes(answer):
-    assert ch05.check_alignment_attention(answer).passed
+REAL = {"encoder": 0.11, "decoder_self": 0.12, "cross": 0.69}  # as the trained reverser gives
 
 
-@pytest.mark.parametrize("answer, words", [
-    ("encoder", "source positions to source positions"),
-    ("decoder_self", "lower-triangular"),
-    ("masked self-attention", "lower-triangular"),
-    (None, "replace None"),
-    (3, "string"),
-    ("attention", "not one of the three"),
+def _named(name):
+    """A pick that answers the argmax, spelled `name` when it is 'cross'."""
+    return lambda masses: name if max(masses, key=masses.get) == "cross" else max(
+        masses, key=masses.get)
+
+
+@pytest.mark.parametrize("pick", [
+    lambda masses: max(masses, key=masses.get),
+    lambda masses: sorted(masses, key=lambda k: masses[k])[-1],
+    _named("Cross-attention"),
+    _named("encoder-decoder attention"),
 ])
-def test_alignment_attention_hints(answer, words):
-    fb = ch05.check_alignment_attention(answer)
+def test_alignment_attention_passes(pick):
+    fb = ch05.check_alignment_attention(pick, dict(REAL))
+    assert fb.passed, fb.message
+
+
+@pytest.mark.parametrize("pick, words", [
+    (lambda masses: "cross", "follow from the numbers"),          # typed, not computed
+    (lambda masses: min(masses, key=masses.get), "smallest"),
+    (lambda masses: max(masses.values()), "not float"),          # the mass, not the kind
+    (lambda masses: None, "returns None"),
+    (lambda masses: "attention", "not one of the three"),
+    (lambda masses: sorted(masses)[0], "follow from the numbers"),  # alphabetical, not by mass
+])
+def test_alignment_attention_rejects_wrong_picks(pick, words):
+    fb = ch05.check_alignment_attention(pick, dict(REAL))
     assert not fb.passed
     assert words in fb.message, fb.message
+
+
+def test_alignment_attention_needs_the_function_and_the_masses():
+    assert "no parentheses" in ch05.check_alignment_attention("cross", dict(REAL)).message
+    fb = ch05.check_alignment_attention(lambda m: max(m, key=m.get), {"cross": 1.0})
+    assert not fb.passed and "keys" in fb.message
+
+
+def test_alignment_attention_hints_for_the_wrong_kind():
+    swapped = {"encoder": 0.69, "decoder_self": 0.12, "cross": 0.11}
+    fb = ch05.check_alignment_attention(lambda m: max(m, key=m.get), swapped)
+    assert not fb.passed and "source positions to source positions" in fb.message
+    fb = ch05.check_alignment_attention(lambda m: max(m, key=m.get),
+                                        {"encoder": 0.1, "decoder_self": 0.7, "cross": 0.2})
+    assert not fb.passed and "lower-triangular" in fb.message
+
+
+def test_first_try_hint_does_not_paste_the_answer():
+    fb = ch05.check_alignment_attention(lambda masses: None, dict(REAL))
+    assert "max(" not in fb.message and "key=" not in fb.message, fb.message
 
 
 # ------------------------------------------------------------------ the chapter's diagram

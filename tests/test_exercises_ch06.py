@@ -163,3 +163,8 @@ def test_encode_code_point_mistake_is_named():
     fb = ch06.check_encode(from_code_points)
     assert not fb.passed
     assert "UTF-8 bytes" in fb.message, fb.message
+
+
+def test_first_try_merge_hint_points_at_the_idea():
+    fb = ch06.check_merge(merge_no_skip)
+    assert not fb.passed and "while loop" not in fb.message and "i by 2" not in fb.message

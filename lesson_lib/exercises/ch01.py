@@ -162,8 +162,8 @@ def check_attention(fn) -> Feedback:
     if isinstance(w, torch.Tensor) and isinstance(out, torch.Tensor) and (
             not torch.isfinite(w).all() or not torch.isfinite(out).all()):
         return failed("a query whose mask is all False gives NaN: its scores are all -inf "
-                      "and softmax computes 0/0. Give such a row zero weights, e.g. "
-                      "weights.masked_fill(~mask, 0.0) after the softmax")
+                      "and softmax computes 0/0. Such a row should come out as zero weights; "
+                      "after the softmax, the mask tells you which weights must be 0")
     for got, want, what in ((w, ref_w, "weights of a fully masked row"),
                             (out, ref_out, "output of a fully masked row")):
         bad = compare(got, want, what)
@@ -192,7 +192,8 @@ def check_causal_mask(fn) -> Feedback:
             continue
         if torch.equal(got, want.T):
             return failed("you built the upper triangle: row t (the query) would then see "
-                          "keys t, t+1, ... — the future. Use .tril() so row t sees 0..t")
+                          "keys t, t+1, ... — the future. Row t should see keys 0..t: which "
+                          "triangle of the matrix is that?")
         if torch.equal(got, want & ~torch.eye(T, dtype=torch.bool)):
             return failed("the diagonal is False: a position may attend to itself "
                           "(use tril(), not tril(-1))")

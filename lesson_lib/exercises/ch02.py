@@ -45,7 +45,8 @@ def check_split_merge(split_heads, merge_heads) -> Feedback:
         if _is(got, x.view(B, H, T, D)):
             return failed("split_heads views x straight to (B, H, T, D): that cuts the memory "
                           "of (B, T, C) in the wrong places and mixes tokens between heads. "
-                          "View to (B, T, H, D) first, then .transpose(1, 2)")
+                          "In memory, each token's C features sit side by side: cut those into "
+                          "H blocks first, then move the head axis in front of time")
         if _is(got, x.view(B, T, D, H).permute(0, 3, 1, 2)):
             return failed("your head h takes every H-th feature (h, h+H, ...); head h should own "
                           "the block of features h*D .. (h+1)*D - 1: view as (B, T, H, D), "
@@ -111,8 +112,8 @@ def check_param_count(fn) -> Feedback:
             return failed(f"{where}. Your count changes with H, but splitting C into H heads "
                           "of width C/H only regroups the same four C×C matrices")
         if got in (3 * C * C + 3 * C, 3 * C * C) and got != want:
-            return failed(f"{where}. Did you forget the output projection W^O (out_proj)? "
-                          "There are four C×C matrices: W^Q, W^K, W^V and W^O")
+            return failed(f"{where}. Read MultiHead(Q, K, V) in §3.2.2 again: which matrix "
+                          "after the concatenation did you leave out? (The output projection.)")
         if bias and got == 4 * C * C:
             return failed(f"{where}. You forgot the biases: each of the four nn.Linear(C, C) "
                           "has C of them")
@@ -153,8 +154,8 @@ def check_copy_to_torch(fn) -> Feedback:
                       "k_proj.weight, v_proj.weight]) (inside torch.no_grad(), with .copy_)")
     want_b = torch.cat([q.bias, k.bias, v.bias]).detach()  # (3C,)
     if not torch.equal(theirs.in_proj_bias.detach(), want_b):
-        return failed("the weights are right but not the biases: in_proj_bias should be "
-                      "torch.cat([q_proj.bias, k_proj.bias, v_proj.bias])")
+        return failed("the weights are right but not the biases: in_proj_bias (3C,) holds "
+                      "the three projections' biases, stacked the same way as the weights")
     if not torch.equal(theirs.out_proj.weight.detach(), ours.out_proj.weight.detach()):
         return failed("copy the output projection too: theirs.out_proj.weight <- "
                       "ours.out_proj.weight")

@@ -53,8 +53,8 @@ def check_unshuffle(unshuffle) -> Feedback:
                       "Without positions, attention cannot tell the orders apart.")
     if _same(got, y[:, perm]):
         return failed("you applied the shuffle a second time. Output j of the shuffled input "
-                      "is output perm[j] of the original, so put it back at position perm[j]: "
-                      "index with the inverse permutation, perm.argsort()")
+                      "is output perm[j] of the original, so it belongs at position perm[j]: "
+                      "you need the permutation that undoes perm, not perm itself")
     if _same(got, y):
         return failed("you returned y unchanged: its rows are the right outputs in the "
                       "shuffled order; reorder them along the token axis (dim 1)")
@@ -90,8 +90,8 @@ def _table(max_len: int, d: int, *, layout="interleaved", exponent="2i/d", swap=
 _SINUSOID_MISTAKES = [
     (dict(layout="concatenated"),
      "you put all the sines in the first half and all the cosines in the second. The paper "
-     "interleaves them: PE[p, 2i] = sin, PE[p, 2i+1] = cos. Write into pe[:, 0::2] and "
-     "pe[:, 1::2]"),
+     "interleaves them: PE[p, 2i] = sin, PE[p, 2i+1] = cos, so sines fill the even "
+     "dimensions and cosines the odd ones"),
     (dict(swap=True),
      "sin and cos are swapped: even dimensions 2i take sin, odd dimensions 2i+1 take cos "
      "(so PE[0] = [0, 1, 0, 1, ...])"),
@@ -164,9 +164,9 @@ def check_rotation(fn) -> Feedback:
         if _same(R, _rotation(k, i, d, transpose=True)):
             return failed("your matrix turns the pair the wrong way: it is the textbook "
                           "rotation for a point (cos, sin), but the pair here is (sin, cos). "
-                          "From sin(a+b) = sin a cos b + cos a sin b and "
-                          "cos(a+b) = cos a cos b - sin a sin b, R = [[cos b, sin b], "
-                          "[-sin b, cos b]]")
+                          "Write sin(a+b) and cos(a+b) with the angle-sum formulas, in terms "
+                          "of sin a and cos a: the first gives R's first row, the second its "
+                          "second row")
         if i > 0 and (_same(R, _rotation(k, i, d, angle=k))
                       or _same(R, _rotation(k, i, d, angle=k, transpose=True))):
             return failed("you turned every pair by k radians; pair i turns by k·ω_i with "

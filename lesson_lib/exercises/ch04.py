@@ -73,7 +73,8 @@ def check_add_and_norm(fn) -> Feedback:
     if bad is not None:
         wrong_pre = [
             (post, "with norm_first=True you returned the post-norm result: in pre-norm the "
-                   "norm moves inside the branch, x + sublayer(norm(x))"),
+                   "norm leaves the main path and moves into the branch (see the two "
+                   "diagrams above)"),
             (x + norm(sub(x)), "you normalised the sub-layer's output; pre-norm normalises "
                                "its input: x + sublayer(norm(x))"),
             (norm(x + sub(norm(x))), "pre-norm leaves the sum alone: no norm after the "
@@ -108,9 +109,8 @@ def _counts(d: int, h: int, f: int) -> dict:
 
 
 _COUNT_HINTS = {
-    "weights only": "you counted the weight matrices only: every nn.Linear also has a bias "
-                    "(4 in attention, d_ff + d_model in the FFN) and each of the two "
-                    "LayerNorms has a gain and a bias of width d_model",
+    "weights only": "you counted the weight matrices only: which parameters of an "
+                    "nn.Linear and of an nn.LayerNorm are not weight matrices?",
     "no norms": "the two LayerNorms are missing: each has a gain and a bias of width "
                 "d_model, 4·d_model in all",
     "no biases": "the biases are missing: 4·d_model in attention, d_ff + d_model in the FFN",
@@ -201,9 +201,9 @@ def check_decoder_stack(fn) -> Feedback:
                           "then cross-attention with Q from itself and K, V from the final "
                           "encoder output, then its FFN.")
         wrong = [
-            (run(enc), "you paired decoder layer l with encoder layer l. Every decoder layer "
-                       "attends to the output of the whole encoder stack, encoder_outputs[-1] "
-                       "(§3.2.3: keys and values come from the output of the encoder)"),
+            (run(enc), "you paired decoder layer l with encoder layer l. Read §3.2.3 again: "
+                       "where do the keys and values of encoder-decoder attention come from, "
+                       "one encoder layer each, or the encoder as a whole?"),
             (run([enc[0]] * L), "you used the first encoder layer's output; keys and values "
                                 "come from the last one, encoder_outputs[-1]"),
             (run([enc[-1]] * L, chain=False), "each layer got the original tgt; chain them: "

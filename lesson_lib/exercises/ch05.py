@@ -8,7 +8,10 @@ token, input and target swapped; BOS left out of the result, the logits of
 the first position instead of the last, the decoder fed only the last
 token, the encoder run on the target; for the alignment measurement, the
 main diagonal instead of the anti-diagonal, an average over heads that
-hides the one aligned head, a maximum over sequences instead of a mean.
+hides the one aligned head, a maximum over sequences instead of a mean;
+for naming the aligned attention, an answer fixed in advance instead of
+computed from the masses (the checker feeds the learner's function masses
+of its own).
 """
 from __future__ import annotations
 
@@ -150,8 +153,8 @@ def check_greedy_decode(fn) -> Feedback:
             (want[:, 1:], "you left BOS out of ys: return it at position 0, as greedy_decode "
                           "does (ys has 1 + max_new_tokens columns)"),
             (_loop(model, src, n, pick=0), "you took the logits at position 0 at every step: "
-                                           "the next token is predicted by the LAST position, "
-                                           "logits[:, -1]"),
+                                           "the next token is predicted by the newest "
+                                           "position, the one that has read everything so far"),
             (_loop(model, src, n, context="last"),
              "you fed the decoder only the last token: it must see the whole target so far, "
              "ys, (masked self-attention looks back over it) and you read logits[:, -1]"),
@@ -283,24 +286,47 @@ _KINDS = {
 }
 
 
-@checker
-def check_alignment_attention(answer) -> Feedback:
-    """Exercise 3: which attention of the trained reverser draws the anti-diagonal?
+def _kind(answer):
+    """The canonical kind for a learner's string ('Cross-attention' -> 'cross'), else None."""
+    key = answer.strip().lower().replace("-", "_").replace(" ", "_").removesuffix("_attention")
+    return _KINDS.get(key)
 
-    ``answer`` is one of ``"encoder"``, ``"decoder_self"``, ``"cross"`` (the keys
-    of the maps dict that ``Transformer.forward(..., return_attn=True)`` returns).
+
+@checker
+def check_alignment_attention(pick, masses) -> Feedback:
+    """Exercise 3, part 2: ``pick(masses) -> kind``, the kind of attention whose
+    anti-diagonal mass is largest; ``masses`` is what ``alignment_masses`` gave for the
+    trained reverser. The checker also feeds ``pick`` masses of its own, so the answer
+    must be computed from the numbers, not typed.
     """
-    if answer is None:
-        return failed("replace None with the kind whose mass is largest, computed from your "
-                      "masses: max(masses, key=masses.get)")
-    if not isinstance(answer, str):
-        return failed(f"answer with a string, one of 'encoder', 'decoder_self', 'cross'; "
-                      f"got {type(answer).__name__}")
-    key = answer.strip().lower().replace("-", "_").replace(" ", "_")
-    key = key.removesuffix("_attention")
-    kind = _KINDS.get(key)
-    if kind is None:
-        return failed(f"{answer!r} is not one of the three: 'encoder', 'decoder_self', 'cross'")
+    if not callable(pick):
+        return failed("pass your function pick_alignment itself (no parentheses), not its "
+                      "answer: the checker calls it on masses of its own too")
+    if not isinstance(masses, dict) or set(masses) != {"encoder", "decoder_self", "cross"}:
+        return failed("the second argument should be your masses, a dict with the keys "
+                      "'encoder', 'decoder_self' and 'cross' (from alignment_masses(maps500))")
+    kinds = ("encoder", "decoder_self", "cross")
+    for top in kinds:  # made-up masses, each kind the largest once
+        made_up = {k: (0.7 if k == top else 0.2 + 0.1 * i) for i, k in enumerate(kinds)}
+        got = pick(dict(made_up))
+        if got is None:
+            return failed("your function returns None: return the kind whose mass is largest, "
+                          "one of the keys of masses, chosen by its value")
+        if not isinstance(got, str):
+            return failed(f"return the kind, a string such as 'encoder' (a key of masses), not "
+                          f"{type(got).__name__} {got!r}")
+        if _kind(got) is None:
+            return failed(f"{got!r} is not one of the three kinds: 'encoder', 'decoder_self', "
+                          "'cross' (the keys of masses)")
+        if _kind(got) == _kind(min(made_up, key=made_up.get)) != top:
+            return failed("your function picks the kind with the smallest mass; the alignment "
+                          "is where the anti-diagonal carries the most weight")
+        if _kind(got) != top:
+            return failed(f"given the masses {made_up}, your function answered {got!r}: the "
+                          "answer must follow from the numbers it is given, not be fixed in "
+                          "advance")
+    answer = pick(dict(masses))
+    kind = _kind(answer)
     if kind == "encoder":
         return failed("the encoder's self-attention relates source positions to source "
                       "positions; the alignment is between what the decoder is writing now "
@@ -311,6 +337,8 @@ def check_alignment_attention(answer) -> Feedback:
         return failed("the decoder's self-attention is masked: query t sees keys 0..t only, "
                       "so its map is lower-triangular and most of the anti-diagonal lies in "
                       "the masked upper half. Its keys are target tokens, not source symbols")
+    if kind != "cross":
+        return failed(f"{answer!r} is not one of the three: 'encoder', 'decoder_self', 'cross'")
     return passed("cross-attention: the query of output step t comes from the decoder, the "
                   "keys from the source, and the trained model puts its weight on source "
                   "position S - 1 - t, the anti-diagonal. That is the alignment of §3.2.3.")

@@ -97,8 +97,8 @@ def _first_only(ids, pair, new_id):
     return list(ids)
 
 
-_SKIP = ("after replacing a pair, skip past both of its ids: walk with a while loop and "
-         "move i by 2 after a hit, by 1 otherwise (in a for loop, i += 2 changes nothing)")
+_SKIP = ("after replacing a pair, neither of its ids may be looked at again. (Note that in "
+         "a `for i in range(...)` loop, changing i inside the body skips nothing.)")
 _WRONG_MERGES = [
     (lambda ids, p, n: merge(ids[::-1], p[::-1], n)[::-1],
      "you merged from the right; scan left to right, so 7 7 7 becomes [new, 7]"),

@@ -26,8 +26,15 @@ from statistics import mean
 import torch
 
 from ..checkpoints import RESULTS_DIR, atomic_write_text, load
-from ..finetune import (TASKS, GPTClassifier, add_special_tokens, encode_examples, finetune,
-                        make_task, predict)
+from ..finetune import (
+    TASKS,
+    GPTClassifier,
+    add_special_tokens,
+    encode_examples,
+    finetune,
+    make_task,
+    predict,
+)
 from ..gpt import GPT
 from ..train import TrainConfig
 from .registry import RecipeRun, recipe

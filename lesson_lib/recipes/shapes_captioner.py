@@ -13,8 +13,13 @@ from pathlib import Path
 import torch
 
 from ..checkpoints import CHECKPOINT_DIR, save
-from ..multimodal import (CaptionerConfig, ImageCaptioner, caption_accuracy, make_shapes,
-                          shape_batches)
+from ..multimodal import (
+    CaptionerConfig,
+    ImageCaptioner,
+    caption_accuracy,
+    make_shapes,
+    shape_batches,
+)
 from ..train import ProgressBar, TrainConfig, train
 from .registry import RecipeRun, recipe
 
@@ -22,8 +27,8 @@ from .registry import RecipeRun, recipe
 @recipe("shapes-captioner", shipped_in=CHECKPOINT_DIR, output="shapes-captioner.json",
         numbers=lambda doc: {k: doc["meta"][k] for k in ("exact", "colour", "shape")},
         tolerance={"*": (0.02, "1,000 held-out images: the binomial standard error of a rate "
-                               "near 0.99 is 0.003; two seeds of the 2,000-step run agree "
-                               "within 0.01")})
+                               "near 0.99 is 0.003; 0.02 also allows for a different training "
+                               "path on another thread count")})
 def shapes_captioner(out_dir: Path, smoke: bool = False) -> Path:
     """The image-prefix captioner, 2,000 steps on fresh shapes (about 5 minutes)."""
     with RecipeRun("shapes-captioner", smoke) as run:

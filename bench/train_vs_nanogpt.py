@@ -1,125 +1,167 @@
-"""Is our training loop as fast as nanoGPT's on a CPU, for the same loss?
+"""Is the training CLI as fast as nanoGPT on a CPU, for the same loss? Both, side by side.
 
-Runs nanoGPT's published CPU set-up for character-level Shakespeare with
-``lesson_lib.train`` on the original ``tinyshakespeare.txt`` (first 90% of
-the characters for training, last 10% for validation, as nanoGPT's
-``prepare.py`` splits them): 4 layers, 4 heads, width 128, block 64,
-batch 12, 2,000 iterations, lr 1e-3 with 100 warm-up steps and cosine decay
-to 1e-4, dropout 0, AdamW betas (0.9, 0.99), weight decay 0.1, gradient
-clipping at 1.0, and nanoGPT's evaluation schedule (20 batches per split
-every 250 steps), which counts in the wall time.
+Runs nanoGPT's CPU set-up for character-level Shakespeare (its README: 4
+layers, 4 heads, width 128, no biases, block 64, batch 12, lr 1e-3 with 100
+warm-up steps and cosine decay to 1e-4, AdamW beta2 0.99, weight decay 0.1,
+clipping at 1.0, dropout 0, 20 evaluation batches per split every 250 steps)
+as two programs, interleaved A B B A (``lesson_lib.timing.interleaved``):
 
-nanoGPT measured on this machine: 206 s, validation loss 1.874. The goal is
-the same loss or better in at most 0.8x that time. The last lines print
-``wall_s``, ``val_loss`` and ``ratio = ours/206``.
+* A: ``python -m lesson_lib.train ...`` (the training CLI, progress bar on);
+* B: ``python DIR/train.py config/train_shakespeare_char.py --device=cpu
+  --compile=False ...`` from your nanoGPT checkout.
 
-The file is looked for at ``<repo>/../shared/data/tinyshakespeare.txt``
-(``--data`` overrides); without it the bench prints why and exits 0.
+Both read ``tinyshakespeare.txt`` (first 90% of the characters for
+training, the last 10% for validation, one id per character of the file, as
+nanoGPT's ``prepare.py`` does) and get the same ``OMP_NUM_THREADS`` and
+``MKL_NUM_THREADS``. The wall time is the whole program: start-up,
+tokenization, training, evaluation and checkpoints. nanoGPT also evaluates
+at step 0 and takes one step more (its loop runs to ``max_iters``
+inclusive). The last lines print each program's median wall time and final
+validation loss (20 batches: about +-0.02 from seed to seed) and
+``ratio = ours / nanoGPT``.
+
+Our CLI imports ``lesson_lib.train`` before torch and so runs with
+``OMP_WAIT_POLICY=PASSIVE`` (see ``lesson_lib/train/__init__.py``);
+nanoGPT keeps OpenMP's default unless ``--nanogpt-passive`` gives it the
+same setting, which isolates the work per step from the waiting policy.
 
 Usage::
 
-    python bench/train_vs_nanogpt.py [--threads 2] [--iters 2000] [--seed 1337] [--optimizer foreach|fused]
-    python bench/train_vs_nanogpt.py --profile     # top operators of 20 steps, no run
+    git clone https://github.com/karpathy/nanoGPT ~/src/nanoGPT
+    python bench/train_vs_nanogpt.py --nanogpt ~/src/nanoGPT [--threads 2] [--iters 500]
+
+Without ``--nanogpt`` it prints how to get nanoGPT and exits 0; without the
+text file (``--data``) it says so and exits 0. nanoGPT's code is only run,
+never copied into this repository.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
+import re
+import shutil
+import statistics
+import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lesson_lib.data import load_text, train_val_split  # noqa: E402
-from lesson_lib.gpt import GPT, GPTConfig  # noqa: E402
-from lesson_lib.tokenizers import CharTokenizer  # noqa: E402
-from lesson_lib.train import TrainConfig, estimate_loss, make_optimizer, train  # noqa: E402
+from lesson_lib.timing import interleaved  # noqa: E402
 
 DATA = ROOT.parent / "shared/data/tinyshakespeare.txt"
-NANOGPT_SECONDS, NANOGPT_VAL = 206.0, 1.874  # nanoGPT, same config, measured on this machine
+NEEDED = ("train.py", "model.py", "configurator.py", "config/train_shakespeare_char.py")
+OURS_LAST = re.compile(r"val_loss=(\S+) tokens_per_s=(\S+)")
+NANOGPT_EVAL = re.compile(r"step (\d+): train loss ([\d.]+), val loss ([\d.]+)")
 
 
-def make_optimizer_for(model, config, kind: str):
-    if kind == "foreach":  # what lesson_lib.train uses by default
-        return make_optimizer(model, config)
-    groups = [{"params": g["params"], "weight_decay": g["weight_decay"]}
-              for g in make_optimizer(model, config).param_groups]
-    flags = {"fused": True} if kind == "fused" else {"foreach": False}
-    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, **flags)
+def prepare_nanogpt_data(text: str, work: Path) -> None:
+    """nanoGPT's data/shakespeare_char/prepare.py, done here: train.bin, val.bin, meta.pkl."""
+    import numpy as np
+
+    folder = work / "data" / "shakespeare_char"
+    folder.mkdir(parents=True)
+    chars = sorted(set(text))
+    stoi = {c: i for i, c in enumerate(chars)}
+    n = len(text)
+    for name, part in (("train", text[:int(n * 0.9)]), ("val", text[int(n * 0.9):])):
+        np.array([stoi[c] for c in part], dtype=np.uint16).tofile(folder / f"{name}.bin")
+    meta = {"vocab_size": len(chars), "itos": dict(enumerate(chars)), "stoi": stoi}
+    (folder / "meta.pkl").write_bytes(pickle.dumps(meta))  # nanoGPT's format; we only write it
 
 
-def profile(model, train_ids, config) -> None:
-    from torch.profiler import ProfilerActivity, profile as torch_profile
+def commands(args, work: Path) -> tuple:
+    ours = [sys.executable, "-m", "lesson_lib.train", "--data", str(args.data),
+            "--out", str(work / "ours"), "--tokenizer", "char", "--block-size", "64",
+            "--batch-size", "12", "--n-layer", "4", "--n-head", "4", "--n-embd", "128",
+            "--no-bias", "--dropout", "0", "--max-iters", str(args.iters), "--lr", "1e-3",
+            "--min-lr", "1e-4", "--warmup-iters", "100", "--beta2", "0.99",
+            "--weight-decay", "0.1", "--grad-clip", "1.0", "--eval-interval",
+            str(args.eval_interval), "--eval-iters", "20", "--seed", str(args.seed),
+            "--device", "cpu"]
+    nano = [sys.executable, str(args.nanogpt / "train.py"),
+            str(args.nanogpt / "config/train_shakespeare_char.py"), "--device=cpu",
+            "--compile=False", "--eval_iters=20", "--log_interval=1", "--block_size=64",
+            "--batch_size=12", "--n_layer=4", "--n_head=4", "--n_embd=128",
+            f"--max_iters={args.iters}", f"--lr_decay_iters={args.iters}", "--dropout=0.0",
+            f"--eval_interval={args.eval_interval}", f"--out_dir={work / 'nanogpt-out'}"]
+    return ours, nano
 
-    from lesson_lib.data import get_batch
 
-    opt, g = make_optimizer(model, config), torch.Generator().manual_seed(0)
-    for _ in range(5):  # warm up
-        x, y = get_batch(train_ids, config.block_size, config.batch_size, g)
-        model(x, y)[1].backward()
-    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-        for _ in range(20):
-            x, y = get_batch(train_ids, config.block_size, config.batch_size, g)
-            loss = model(x, y)[1]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            opt.step()
-            loss.item()
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+def run(cmd, cwd, env, pattern, what: str) -> float:
+    """Run one program to the end; its final validation loss."""
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{what} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    found = pattern.findall(result.stdout)
+    if not found:
+        sys.exit(f"{what} printed no final validation loss:\n{result.stdout[-2000:]}")
+    return float(found[-1][-1] if pattern is NANOGPT_EVAL else found[-1][0])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    parser.add_argument("--iters", type=int, default=2000)
-    parser.add_argument("--optimizer", choices=("foreach", "fused", "for-loop"), default="foreach")
-    parser.add_argument("--seed", type=int, default=1337, help="weights and batch order")
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--nanogpt", type=Path, help="a nanoGPT checkout (git clone ...)")
+    parser.add_argument("--data", type=Path, default=DATA, help="the original tinyshakespeare.txt")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="OMP_NUM_THREADS for both (default: every core, torch's default)")
+    parser.add_argument("--iters", type=int, default=500)
+    parser.add_argument("--eval-interval", type=int, default=250)
+    parser.add_argument("--rounds", type=int, default=1, help="A B B A rounds")
+    parser.add_argument("--seed", type=int, default=1337, help="ours; nanoGPT's is fixed at 1337")
+    parser.add_argument("--nanogpt-passive", action="store_true",
+                        help="give nanoGPT OMP_WAIT_POLICY=PASSIVE too")
     args = parser.parse_args()
+    if args.nanogpt is None:
+        print("No nanoGPT checkout given, so there is nothing to compare with. Get one and "
+              "pass it:\n    git clone https://github.com/karpathy/nanoGPT ~/src/nanoGPT\n"
+              "    python bench/train_vs_nanogpt.py --nanogpt ~/src/nanoGPT")
+        return
+    missing = [f for f in NEEDED if not (args.nanogpt / f).is_file()]
+    if missing:
+        sys.exit(f"--nanogpt {args.nanogpt}: not a nanoGPT checkout (missing "
+                 f"{', '.join(missing)})")
     if not args.data.exists():
         print(f"skipped: {args.data} not found (the bench needs the original tinyshakespeare.txt)")
         return
-    torch.set_num_threads(args.threads)
-    text = load_text(args.data)
-    tok = CharTokenizer.from_text(text)  # nanoGPT's vocabulary: every character of the file
-    train_ids, val_ids = train_val_split(torch.tensor(tok.encode(text), dtype=torch.long))
-    config = TrainConfig(max_iters=args.iters, batch_size=12, block_size=64, lr=1e-3,
-                         min_lr=1e-4, warmup_iters=100, lr_decay_iters=args.iters,
-                         weight_decay=0.1, betas=(0.9, 0.99), grad_clip=1.0,
-                         eval_interval=250, eval_iters=20, seed=args.seed)
-    torch.manual_seed(args.seed)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=4, n_head=4,
-                          n_embd=128, dropout=0.0))
-    if args.profile:
-        profile(model, train_ids, config)
-        return
-    load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    history = train(model, train_ids, val_ids, config,
-                    optimizer=make_optimizer_for(model, config, args.optimizer))
-    wall = time.perf_counter() - start
-    val = history["val_loss"][-1]
-    print(f"threads={args.threads} optimizer={args.optimizer} iters={args.iters} "
-          f"params={model.num_params():,} load_avg_1min before={load_before:.2f} "
-          f"after={os.getloadavg()[0]:.2f}")
-    print(f"evals: " + ", ".join(f"{i}:{v:.3f}" for i, v in zip(history["iter"],
-                                                                 history["val_loss"])))
-    print(f"tokens_per_s={history['tokens_per_s']:.0f}")
-    print(f"wall_s={wall:.1f} val_loss={val:.4f} (nanoGPT: {NANOGPT_SECONDS:.0f} s, "
-          f"{NANOGPT_VAL})")
-    # nanoGPT's 20-batch estimate moves by about +-0.02 from seed to seed; 200 batches
-    # (not timed) pin the final loss down for comparing seeds.
-    from lesson_lib.data import get_batch
-    with torch.no_grad():
-        precise = estimate_loss(model, lambda g: get_batch(val_ids, 64, 12, g), 200, seed=0)
-    print(f"val_loss_200_batches={precise:.4f} (untimed)")
-    print(f"ratio = ours/206 = {wall / NANOGPT_SECONDS:.3f}")
+    if args.iters % args.eval_interval:
+        sys.exit(f"--iters {args.iters} must be a multiple of --eval-interval "
+                 f"{args.eval_interval}, so that both programs evaluate at the end")
+    with tempfile.TemporaryDirectory(prefix="vs-nanogpt-") as tmp:
+        work = Path(tmp)
+        prepare_nanogpt_data(args.data.read_text(encoding="utf-8"), work)
+        shutil.copy(args.nanogpt / "configurator.py", work)  # train.py reads it from its cwd
+        threads = str(args.threads)
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        ours_env = {**env, "PYTHONPATH": str(ROOT)}
+        nano_env = {**env, "OMP_WAIT_POLICY": "PASSIVE"} if args.nanogpt_passive else env
+        ours_cmd, nano_cmd = commands(args, work)
+        losses = {"ours": [], "nanoGPT": []}
+        load_before = os.getloadavg()
+        times = interleaved(
+            lambda: losses["ours"].append(run(ours_cmd, ROOT, ours_env, OURS_LAST, "our CLI")),
+            lambda: losses["nanoGPT"].append(run(nano_cmd, work, nano_env, NANOGPT_EVAL,
+                                                 "nanoGPT")),
+            rounds=args.rounds)
+        load_after = os.getloadavg()
+    print(f"threads={args.threads} iters={args.iters} eval_interval={args.eval_interval} "
+          f"rounds={args.rounds} seed(ours)={args.seed} OMP_WAIT_POLICY(nanoGPT)="
+          f"{nano_env.get('OMP_WAIT_POLICY', 'default')} cpus={os.cpu_count()}")
+    print(f"load average (1, 5, 15 min) before: {load_before[0]:.1f} {load_before[1]:.1f} "
+          f"{load_before[2]:.1f}; after: {load_after[0]:.1f} {load_after[1]:.1f} "
+          f"{load_after[2]:.1f}")
+    for name, key in (("ours", "a"), ("nanoGPT", "b")):
+        runs = ", ".join(f"{t:.1f} s" for t in times[key])
+        print(f"{name:8s} wall {runs}; median {statistics.median(times[key]):.1f} s; "
+              f"val_loss {', '.join(f'{v:.4f}' for v in losses[name])}")
+    better = statistics.median(losses["ours"]) <= statistics.median(losses["nanoGPT"]) + 0.02
+    print(f"validation loss: ours {statistics.median(losses['ours']):.4f}, nanoGPT "
+          f"{statistics.median(losses['nanoGPT']):.4f} -> "
+          f"{'equal or better (within 0.02)' if better else 'WORSE'}")
+    print(f"ratio = ours / nanoGPT = {times['ratio']:.3f} (wall time, A B B A, same threads)")
 
 
 if __name__ == "__main__":

@@ -122,9 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (defaults: nanoGPT's small character-level CPU run)."""
     p = argparse.ArgumentParser(
         prog="python -m lesson_lib.train",
-        description="Train a GPT on a text file (first 90%% of its characters for training, "
-                    "last 10%% for validation) or on a folder of token shards. Under torchrun, "
-                    "data-parallel over the processes.")
+        description="Train a GPT on a text file (first 90% of its characters for training, "
+                    "last 10% for validation) or on a folder of token shards. Under torchrun, "
+                    "data-parallel over the processes.",
+        epilog="presets: " + "; ".join(
+            f"{name}: " + ", ".join(f"{k}={v}" for k, v in preset.items())
+            for name, preset in PRESETS.items()))
     pos, num = _int_at_least(1), _float_in(0.0, math.inf)
     p.add_argument("--data", required=True,
                    help="UTF-8 text file, or a folder made by python -m lesson_lib.train.shards")

@@ -174,7 +174,8 @@ def test_attention_plotly_slider_shows_the_named_head():
         layer, head = divmod(k, 3)
         assert step.label == f"L{layer} H{head}"
         assert _visible_heatmaps(fig, step.args[0]["visible"]) == [k]
-        np.testing.assert_allclose(np.asarray(fig.data[k].z), w[layer, head].numpy(), rtol=1e-6)
+        # maps are stored to 4 decimals, so that saved figures stay small
+        np.testing.assert_allclose(np.asarray(fig.data[k].z), w[layer, head].numpy(), atol=5e-5)
     assert "→" in fig.data[0].hovertemplate and "%{z" in fig.data[0].hovertemplate
     # the repeated "cat" stays two rows, which read the same on screen
     assert len(set(fig.data[0].y)) == 6
@@ -189,7 +190,7 @@ def test_attention_plotly_accepts_fewer_axes(shape, n_traces):
     fig = viz.attention_plotly(w, TOKENS)
     assert len(fig.data) == n_traces
     np.testing.assert_allclose(np.asarray(fig.data[-1].z), w.reshape(-1, 6, 6)[-1].numpy(),
-                               rtol=1e-6)
+                               atol=5e-5)  # 4 decimals
 
 
 def test_attention_plotly_escapes_tags_in_tokens():
@@ -212,8 +213,8 @@ def test_positional_plotly_matches_the_paper():
     max_len, d_model = 20, 8
     fig = viz.positional_encoding_plotly(max_len=max_len, d_model=d_model, base=100.0)
     pe = _paper_pe(max_len, d_model, base=100.0)
-    np.testing.assert_allclose(np.asarray(fig.data[0].z), pe, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(fig.data[1].z), pe @ pe.T, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), pe, atol=5e-5)  # 4 decimals
+    np.testing.assert_allclose(np.asarray(fig.data[1].z), pe @ pe.T, atol=5e-5)
     np.testing.assert_allclose(np.diag(np.asarray(fig.data[1].z)), d_model / 2, atol=1e-5)
     steps = fig.layout.sliders[0].steps
     assert len(steps) == d_model // 2

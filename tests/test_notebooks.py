@@ -45,7 +45,7 @@ def test_notebook_runs_clean(path):
     times[path.stem] = round(seconds, 1)
     times_file.write_text(json.dumps(times, indent=1, sort_keys=True))
     print(f"{path.stem}: {seconds:.1f} s")
-    for cell, out in _text_outputs(nb):
+    for _cell, out in _text_outputs(nb):
         assert out.get("output_type") != "error", f"{path.name}: error output {out.get('ename')}"
         if out.get("output_type") == "stream" and out.get("name") == "stderr":
             pytest.fail(f"{path.name}: stderr output (a warning?): {out.get('text')[:500]}")
@@ -63,15 +63,15 @@ def test_notebook_runs_clean(path):
         "renderer 'plotly_mimetype+notebook_connected', not '+notebook'.")
 
 
-TIMING = re.compile(r"\d+(\.\d+)?\s*(ms|µs|s|sec|seconds|it/s|tokens/s|tok/s)\b|×|\bx faster|speed-?up|"
-                    r"took|elapsed|wall|\btimes?\b|\btimings?\b", re.I)
+TIMING = re.compile(r"\d+(\.\d+)?\s*(ms|µs|s|sec|seconds|it/s|tokens/s|tok/s)\b|×|"
+                    r"\bx faster|speed-?up|took|elapsed|wall|\btimes?\b|\btimings?\b", re.I)
 RERUN = "02_multi_head_attention"  # trains a model: a good test of seeded determinism
 
 
 def _printed_text(nb) -> list[str]:
     """Every line a notebook printed, leaving out lines that report timings."""
     lines = []
-    for cell, out in _text_outputs(nb):
+    for _cell, out in _text_outputs(nb):
         if out.get("output_type") == "stream" and out.get("name") == "stdout":
             text = out.get("text", "")
         elif out.get("output_type") in ("execute_result", "display_data") \

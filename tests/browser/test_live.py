@@ -2,9 +2,25 @@
 
 Each server binds 127.0.0.1 on a free port with a token, is driven by
 Chromium, and is stopped by its PID at the end.
+
+The dashboard once failed on about one first load in four: the slider
+moved, the plot never redrew, and the page sometimes reported
+``[anywidget] Failed to initialize model.``. The cause: anywidget gives a
+widget model 2 s to load its code and initialise, and drops every later
+message to a model that took longer; each plotly FigureWidget carried
+plotly's 5 MB widget code and the page compiled one copy per figure. The
+figures are now ``lesson_lib.viz.LiveFigure``s, which load that code once
+per page and initialise at once.
+
+A second first-load failure showed once the dashboard grew: on a busy
+machine voila's default page rendered some of the last widgets before
+their models were restored ("Error displaying widget: model not found").
+``make visualize`` serves the page with progressive rendering, which adds
+each widget once its model exists. So the test loads the dashboard fresh
+five times in a row, served that way, and every first slider move must
+redraw its plot, with no reload and no second try.
 """
 import os
-import re
 import secrets
 import signal
 import socket
@@ -13,7 +29,6 @@ import time
 import urllib.request
 
 import pytest
-
 from conftest import ROOT, free_port, which
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -103,8 +118,7 @@ def _open_notebook(page, base, token, name):
 
 @pytest.mark.parametrize("chapter", ["01_attention.ipynb", "03_positional_encoding.ipynb"])
 def test_chapter_runs_in_jupyterlab(browser, lab, chapter, shots):
-    if not (NOTEBOOKS / chapter).exists():
-        pytest.skip(f"{chapter} is not written yet")
+    assert (NOTEBOOKS / chapter).exists(), f"{chapter} is missing"
     base, token = lab
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
@@ -121,10 +135,12 @@ def test_chapter_runs_in_jupyterlab(browser, lab, chapter, shots):
 
 
 def _figure_signature(widget):
+    """What the widget's plots show now: titles, shapes, and a digest of each trace."""
     return widget.evaluate("""w => [...w.querySelectorAll('.js-plotly-plot')].map(gd =>
-        JSON.stringify([gd.layout && gd.layout.title, (gd.data || []).map(t =>
-        t.z ? t.z.length + ':' + JSON.stringify(t.z[t.z.length - 1]).slice(0, 80) : t.y
-        ? JSON.stringify(t.y).slice(0, 80) : '')])).join('|')""")
+        JSON.stringify([gd.layout && gd.layout.title, gd.layout && gd.layout.shapes,
+        (gd.data || []).map(t => [t.visible, t.name, t.x && Array.from(t.x).slice(0, 40),
+        t.z ? t.z.length + ':' + JSON.stringify(Array.from(t.z[t.z.length - 1])).slice(0, 80)
+        : t.y ? JSON.stringify(Array.from(t.y)).slice(0, 80) : ''])])).join('|')""")
 
 
 def _changed(page, widget, before, timeout_s=30) -> bool:
@@ -162,53 +178,134 @@ def _drive_positional_explorer(page):
         "moving the slider did not change the explorer's plot"
 
 
+LOADS = int(os.environ.get("DASHBOARD_LOADS", "5"))  # fresh loads in a row
+# as `make visualize` serves it (the Makefile's VOILA_FLAGS)
+VOILA_FLAGS = ["--Voila.ip=127.0.0.1", "--VoilaConfiguration.progressive_rendering=True"]
+REDRAW_S = 60  # seconds a busy machine may take to answer one slider move
+
+
 @pytest.fixture
 def dashboard(tmp_path):
     nb = NOTEBOOKS / "12_visualizer.ipynb"
-    if not nb.exists():
-        pytest.skip("12_visualizer.ipynb is not written yet")
+    assert nb.exists(), "12_visualizer.ipynb is missing"
     port, token = free_port(), secrets.token_hex(16)
-    cmd = [which("voila"), str(nb), "--Voila.ip=127.0.0.1", f"--port={port}",
-           f"--token={token}", "--no-browser"]
+    cmd = [which("voila"), str(nb), *VOILA_FLAGS, f"--port={port}", f"--token={token}",
+           "--no-browser"]
     proc = _serve(cmd, port, token, tmp_path, probe=None)
     yield f"http://127.0.0.1:{port}/?token={token}"
     _stop(proc)
 
 
-def test_visualizer_dashboard_in_voila(page, dashboard, shots, tmp_path):
-    """Known flake, not understood: on some first loads the slider moves in the page but
-    the plot never redraws (once with "[anywidget] Failed to initialize model"; once voila
-    logged that the kernel websocket closed right after connecting). It happened on about
-    1 load in 5 when this test ran alone, and on most runs after the deck and JupyterLab
-    tests, hence `make browser` runs it first; a second load has always answered alone."""
-    seen = []
-    for load in range(2):
-        page.problems.clear()  # judge the page that worked, report the one that did not
-        page.goto(dashboard, wait_until="domcontentloaded")
-        page.wait_for_selector(".jupyter-widgets .js-plotly-plot", timeout=180_000)
-        # voila renders cells as they run; wait for the last ones (the exercise solutions).
-        page.wait_for_function("document.body.innerText.split('Correct').length > 2",
-                               timeout=300_000)
-        page.wait_for_timeout(2000)
-        widget = page.locator(".widget-box:has(.widget-slider):has(.js-plotly-plot)").first
-        widget.scroll_into_view_if_needed()
-        before = _figure_signature(widget)
-        readout = widget.locator(".widget-readout").first
-        start = readout.inner_text()
-        if _drive_slider(page, widget, before, attempts=3, timeout_s=40):
-            break
-        # Record whether the key presses reached the slider (its readout moves in the page
-        # alone) or the kernel never answered; then load the dashboard once more.
-        errors = [p for p in page.problems if "page error" in p]
-        seen.append(f"load {load}: slider readout {start} -> {readout.inner_text()}, "
-                    f"page errors {errors}")
-        page.screenshot(path=str(shots / f"visualizer-dashboard-stuck-{load}.png"),
-                        full_page=True)
-    else:
-        log = (tmp_path / "server.log").read_text(errors="replace")[-1500:]
-        pytest.fail(f"driving a widget did not change its plot ({'; '.join(seen)}); "
-                    f"voila log: {log}")
-    page.screenshot(path=str(shots / "visualizer-dashboard.png"), full_page=True)
-    # voila's default template asks a CDN for an icon font; nothing else may go out.
-    problems = [p for p in page.problems if not re.search(r"fontawesome|\.woff2?|\.ttf", p)]
-    assert not [p for p in problems if "page error" in p], problems
+def _open_dashboard(page, url) -> tuple[float, str]:
+    """Load the dashboard and wait for every plot; seconds taken, and what is missing."""
+    start = time.time()
+    page.goto(url, wait_until="domcontentloaded", timeout=400_000)  # voila runs the notebook
+    page.wait_for_function("document.body.innerText.split('Correct').length > 2",
+                           timeout=400_000)  # the solutions, the last cells
+    count, steady = -1, 0
+    while steady < 3:  # the number of drawn plots has stopped growing
+        page.wait_for_timeout(1000)
+        now = page.locator(".js-plotly-plot").count()
+        steady, count = (steady + 1, count) if now == count else (0, now)
+    missing = page.locator("text=model not found").count()
+    problem = (f"{missing} widgets drawn before their models existed" if missing else
+               "the dashboard's tabs have no plot" if not
+               page.locator(".widget-tab .js-plotly-plot").count() else "")
+    return time.time() - start, problem
+
+
+def _first_slider_redraws(page) -> tuple[bool, str]:
+    """Press one arrow key on the first explorer's slider; did its plot redraw? No retry."""
+    widget = page.locator(".widget-box:has(.widget-slider):has(.js-plotly-plot)").first
+    widget.scroll_into_view_if_needed()
+    before = _figure_signature(widget)
+    assert before, "the explorer's plot is not drawn"
+    readout = widget.locator(".widget-readout").first
+    start = readout.inner_text()
+    widget.locator(".widget-slider .noUi-handle, .widget-slider [role=slider]").first \
+        .press("ArrowLeft")
+    t0 = time.time()
+    redrawn = _changed(page, widget, before, timeout_s=REDRAW_S)
+    return redrawn, (f"readout {start} -> {readout.inner_text()}, plot "
+                     f"{'redrawn after %.1f s' % (time.time() - t0) if redrawn else 'unchanged'}")
+
+
+def _tab(page, title):
+    """Select the dashboard's tab ``title``; return the panel it shows."""
+    page.locator(".widget-tab").first.evaluate("t => t.scrollIntoView({block: 'start'})")
+    page.locator(".widget-tab .lm-TabBar-tab", has_text=title).first.click()
+    panel = page.locator(".widget-tab .widget-tab-contents > .lm-Widget:not(.lm-mod-hidden)")
+    panel.first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    return panel.first
+
+
+def _press_until_changed(page, panel, slider, key):
+    """One key on ``slider`` (a locator in ``panel``); True when the panel's plot changed."""
+    before = _figure_signature(panel)
+    slider.press(key)
+    return _changed(page, panel, before, timeout_s=REDRAW_S)
+
+
+def _drive_the_tabs(page, shots):
+    """Each new tab works: in-context learning, scaling, heads forming, and the slide."""
+    panel = _tab(page, "in-context")
+    shots_slider = panel.locator(".widget-slider [role=slider], .widget-slider .noUi-handle")
+    assert _press_until_changed(page, panel, shots_slider.first, "ArrowRight"), \
+        "in-context tab: moving 'shots k' did not move the marker"
+    before = _figure_signature(panel)
+    panel.get_by_role("button", name="L1 H0 off").click()  # a toggle: switch a head off
+    assert _changed(page, panel, before, timeout_s=REDRAW_S), \
+        "in-context tab: switching a head off did not change the accuracy curve"
+    page.screenshot(path=str(shots / "dashboard-in-context.png"))
+
+    panel = _tab(page, "scaling")
+    fitted = panel.locator(".widget-slider [role=slider], .widget-slider .noUi-handle").first
+    assert _press_until_changed(page, panel, fitted, "ArrowLeft"), \
+        "scaling tab: fitting fewer sizes did not change the fit"
+    page.screenshot(path=str(shots / "dashboard-scaling.png"))
+
+    # kernel-free plotly sliders: a click at the far end of the rail from where they start
+    # (training at step 0, the slide at its last word)
+    for title, name, where in (("training", "dashboard-training", 0.97),
+                               ("slide", "dashboard-slide", 0.03)):
+        panel = _tab(page, title)
+        before = _figure_signature(panel)
+        rail = panel.locator("rect.slider-rail-touch-rect").first
+        rail.evaluate("r => r.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(300)
+        box = rail.bounding_box()
+        assert box, f"{title} tab: no plotly slider drawn"
+        page.mouse.click(box["x"] + box["width"] * where, box["y"] + box["height"] / 2)
+        assert _changed(page, panel, before, timeout_s=10), \
+            f"{title} tab: its slider did not change the figure"
+        page.screenshot(path=str(shots / f"{name}.png"))
+
+
+def test_visualizer_dashboard_in_voila(browser, dashboard, shots, tmp_path):
+    """Fresh loads in a row; on each, the first slider move redraws the plot (no retry)."""
+    outcomes, failed = [], False
+    for load in range(LOADS):
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        page.on("console", lambda m, errors=errors: m.type == "error"
+                and "anywidget" in m.text and errors.append(m.text))
+        seconds, problem = _open_dashboard(page, dashboard)
+        redrawn, what = _first_slider_redraws(page)
+        outcomes.append(f"load {load + 1}: drawn in {seconds:.0f} s, {what}"
+                        + (f", {problem}" if problem else "")
+                        + (f", page errors {errors[:3]}" if errors else ""))
+        if not redrawn or errors or problem:
+            failed = True
+            page.screenshot(path=str(shots / f"visualizer-dashboard-stuck-{load + 1}.png"),
+                            full_page=True)
+        elif load == LOADS - 1:
+            page.screenshot(path=str(shots / "visualizer-dashboard.png"))
+            _drive_the_tabs(page, shots)
+        context.close()
+    print("\n".join(outcomes))
+    log = (tmp_path / "server.log").read_text(errors="replace")[-1500:]
+    assert not failed, ("not every first load answered its first slider move:\n"
+                        + "\n".join(outcomes) + f"\nvoila log: {log}")

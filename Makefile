@@ -37,9 +37,9 @@ lab: install
 # load runs chapter 12 in a fresh kernel (under a minute on one thread), showing each cell's
 # output as it comes: progressive rendering adds a widget once its model exists, where the
 # default page could render a widget before its model and show "model not found".
-VOILA_FLAGS := --Voila.ip=127.0.0.1 --VoilaConfiguration.progressive_rendering=True
+VOILA_FLAGS := --VoilaConfiguration.progressive_rendering=True
 visualize: install
-	$(BIN)/voila notebooks/12_visualizer.ipynb $(VOILA_FLAGS) --token
+	$(BIN)/voila notebooks/12_visualizer.ipynb --Voila.ip=127.0.0.1 $(VOILA_FLAGS) --token
 
 # Offline reveal.js decks (build/slides) and handouts (build/html, build/pdf).
 slides: install $(WEB_STAMP)

@@ -16,9 +16,11 @@ nanoGPT's ``prepare.py`` does) and get the same ``OMP_NUM_THREADS`` and
 ``MKL_NUM_THREADS``. The wall time is the whole program: start-up,
 tokenization, training, evaluation and checkpoints. nanoGPT also evaluates
 at step 0 and takes one step more (its loop runs to ``max_iters``
-inclusive). The last lines print each program's median wall time and final
-validation loss (20 batches: about +-0.02 from seed to seed) and
-``ratio = ours / nanoGPT``.
+inclusive). The last lines print each program's wall and CPU times, its
+final validation loss (20 batches: about +-0.02 from seed to seed), the
+ratio of CPU times (the work done, which the load of other programs on a
+shared machine does not change) and, last, ``ratio = ours / nanoGPT`` of the
+median wall times.
 
 Our CLI imports ``lesson_lib.train`` before torch and so runs with
 ``OMP_WAIT_POLICY=PASSIVE`` (see ``lesson_lib/train/__init__.py``);
@@ -40,6 +42,7 @@ import argparse
 import os
 import pickle
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -91,9 +94,16 @@ def commands(args, work: Path) -> tuple:
     return ours, nano
 
 
-def run(cmd, cwd, env, pattern, what: str) -> float:
-    """Run one program to the end; its final validation loss."""
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(cmd, cwd, env, pattern, what: str, cpu: list) -> float:
+    """Run one program to the end; its final validation loss. Appends its CPU seconds to ``cpu``."""
+    before = _children_cpu_s()
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    cpu.append(_children_cpu_s() - before)
     if result.returncode != 0:
         sys.exit(f"{what} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
     found = pattern.findall(result.stdout)
@@ -140,11 +150,13 @@ def main() -> None:
         nano_env = {**env, "OMP_WAIT_POLICY": "PASSIVE"} if args.nanogpt_passive else env
         ours_cmd, nano_cmd = commands(args, work)
         losses = {"ours": [], "nanoGPT": []}
+        cpu = {"ours": [], "nanoGPT": []}
         load_before = os.getloadavg()
         times = interleaved(
-            lambda: losses["ours"].append(run(ours_cmd, ROOT, ours_env, OURS_LAST, "our CLI")),
+            lambda: losses["ours"].append(run(ours_cmd, ROOT, ours_env, OURS_LAST, "our CLI",
+                                              cpu["ours"])),
             lambda: losses["nanoGPT"].append(run(nano_cmd, work, nano_env, NANOGPT_EVAL,
-                                                 "nanoGPT")),
+                                                 "nanoGPT", cpu["nanoGPT"])),
             rounds=args.rounds)
         load_after = os.getloadavg()
     print(f"threads={args.threads} iters={args.iters} eval_interval={args.eval_interval} "
@@ -155,12 +167,16 @@ def main() -> None:
           f"{load_after[2]:.1f}")
     for name, key in (("ours", "a"), ("nanoGPT", "b")):
         runs = ", ".join(f"{t:.1f} s" for t in times[key])
-        print(f"{name:8s} wall {runs}; median {statistics.median(times[key]):.1f} s; "
-              f"val_loss {', '.join(f'{v:.4f}' for v in losses[name])}")
+        print(f"{name:8s} wall {runs}; median {statistics.median(times[key]):.1f} s; CPU "
+              f"{', '.join(f'{c:.1f} s' for c in cpu[name])}; val_loss "
+              f"{', '.join(f'{v:.4f}' for v in losses[name])}")
     better = statistics.median(losses["ours"]) <= statistics.median(losses["nanoGPT"]) + 0.02
     print(f"validation loss: ours {statistics.median(losses['ours']):.4f}, nanoGPT "
           f"{statistics.median(losses['nanoGPT']):.4f} -> "
           f"{'equal or better (within 0.02)' if better else 'WORSE'}")
+    cpu_ratio = statistics.median(cpu["ours"]) / statistics.median(cpu["nanoGPT"])
+    print(f"CPU time ours / nanoGPT = {cpu_ratio:.3f} (the work done; other programs' load "
+          "does not count in it, but spinning threads do)")
     print(f"ratio = ours / nanoGPT = {times['ratio']:.3f} (wall time, A B B A, same threads)")
 
 

@@ -292,6 +292,10 @@ def _run(parser, args, here, device, extra_callbacks) -> dict:
             kwargs = resume(model, out / "model", config)
         except (OSError, ValueError) as err:
             parser.error(f"--resume: {err}")
+        if kwargs["start_iter"] >= args.max_iters:
+            parser.error(f"--resume: the checkpoint in {out} is at step {kwargs['start_iter']}, "
+                         f"already at --max-iters {args.max_iters}; expected a larger "
+                         "--max-iters to train further")
     if here.is_main:
         padded = f", padded to {vocab}" if vocab != tok.vocab_size else ""
         print(summary + f"{padded}; {model.num_params():,} parameters")

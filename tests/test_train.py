@@ -445,6 +445,9 @@ def test_cli_resume_replays_an_interrupted_run(tmp_path, capsys):
     b, _ = load(tmp_path / "cut" / "model")
     for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(x, y, rtol=0, atol=0, msg=k)
+    with pytest.raises(SystemExit):  # a finished run has nothing left to resume
+        main(["--data", str(data), "--out", str(tmp_path / "cut"), *args, "--resume"])
+    assert "is at step 30, already at --max-iters 30" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -126,6 +126,18 @@ def test_live_figure_sends_the_figure_as_it_is_now(monkeypatch):
     assert list(state["_widget_data"][0]["y"]) == [5, 6, 7]
 
 
+def test_live_figure_reaches_the_front_end_whole(monkeypatch):
+    """A figure of plain lists (no arrays) too: its data is sent when it is built."""
+    import ipywidgets
+
+    sent = []
+    monkeypatch.setattr(ipywidgets.Widget, "_send",
+                        lambda self, msg, buffers=None: sent.append(msg))
+    viz.LiveFigure(data=[{"type": "bar", "x": ["a", "b"], "y": [1, 2]}] * 3)
+    shown = [m["state"]["_widget_data"] for m in sent if "_widget_data" in m.get("state", {})]
+    assert shown and len(shown[-1]) == 3 and list(shown[-1][2]["y"]) == [1, 2]
+
+
 def test_live_figure_sends_the_code_once_per_kernel(monkeypatch):
     from lesson_lib.viz import live_figure
 

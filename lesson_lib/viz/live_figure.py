@@ -211,6 +211,7 @@ class LiveFigure(go.FigureWidget):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._built = True  # from now on get_state refreshes the state traits (see there)
         if not _ANYWIDGET:
             return
         self.on_msg(self._on_front_end_message)
@@ -237,10 +238,16 @@ class LiveFigure(go.FigureWidget):
         self.send_state(["_widget_data", "_widget_layout"])
 
     def _refresh_state(self) -> None:
-        """Make ``_widget_data``/``_widget_layout`` the figure as it is now, in place."""
-        data, layout = getattr(self, "_data", None), getattr(self, "_layout_obj", None)
-        if data is None or layout is None:  # still inside __init__
+        """Make ``_widget_data``/``_widget_layout`` the figure as it is now, in place.
+
+        Not while ``__init__`` runs: plotly's constructor ends by assigning both
+        traits, and traitlets sends an assigned value only when it differs from
+        the current one; refreshed in place before that, a figure without arrays
+        would compare equal and reach the front end empty.
+        """
+        if not self.__dict__.get("_built"):
             return
+        data, layout = self._data, self._layout_obj
         self._widget_data[:] = _tree_copy(data)
         self._widget_layout.clear()
         self._widget_layout.update(_tree_copy(layout._props))

@@ -279,6 +279,7 @@ def _drive_the_tabs(page, shots):
         page.mouse.click(box["x"] + box["width"] * where, box["y"] + box["height"] / 2)
         assert _changed(page, panel, before, timeout_s=10), \
             f"{title} tab: its slider did not change the figure"
+        page.locator(".widget-tab").first.evaluate("t => t.scrollIntoView({block: 'start'})")
         page.screenshot(path=str(shots / f"{name}.png"))
 
 

@@ -3,12 +3,26 @@ import os
 import sys
 
 import matplotlib
+import pytest
+import torch
 
 matplotlib.use("Agg")
 # Kernels started by the notebook tests inherit this: set iteration order is fixed.
 os.environ.setdefault("PYTHONHASHSEED", "0")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module: tiny models gain nothing from threads, and spinning
+    threads crawl on a busy machine. Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 CHAPTER_BUDGET_S = 120  # each chapter, in a fresh kernel on one thread
 COURSE_BUDGET_S = 360  # all thirteen together (goal: 300)

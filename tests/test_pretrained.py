@@ -22,13 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("shakespeare-char", "toy-reverse")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and spinning threads crawl on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def small_gpt(**kw):

@@ -19,12 +19,7 @@ SHIPPED_RESULTS = {"finetune", "scaling-sweep", "small-lm-runs", "finetune-curve
                    "noisy-data-runs"}  # results files, not checkpoints
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_every_shipped_asset_has_a_recipe_and_every_recipe_a_shipped_asset():
